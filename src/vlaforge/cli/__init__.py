@@ -1,0 +1,1 @@
+"""Command line: `vlaforge <command> ...`; each command lives in its own module."""

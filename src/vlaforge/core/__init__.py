@@ -1,0 +1,1 @@
+"""Contracts shared by every family: batch keys, the policy interface, the registry, checkpoints."""

@@ -1,0 +1,1 @@
+"""Datasets (LeRobot v3), video, frame cache, normalization and stats."""
