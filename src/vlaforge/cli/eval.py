@@ -1,0 +1,114 @@
+"""`vlaforge eval --policy {expert,random,CHECKPOINT} --suite mt10 [--server ws://host:port] ...`
+
+Closed-loop Meta-World evaluation; writes results.json, results.md, success.png and
+rollout MP4s under ``--out``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vlaforge.core.registry import unknown_name_message
+from vlaforge.sim.tasks import EVAL_SEED_START
+
+BASELINE_NAMES = ("expert", "random")
+
+
+@dataclass
+class EvalArgs:
+    """Evaluate a checkpoint, a policy server or a baseline on Meta-World."""
+
+    policy: str = "expert"
+    """'expert' (privileged scripted expert), 'random', or a checkpoint directory."""
+    suite: str = "mt10"
+    """mt10, mt50, mt40, easy/medium/hard/very_hard, a task, or a comma list."""
+    episodes_per_task: int = 10
+    seed_start: int = EVAL_SEED_START
+    max_steps: int = 500
+    n_action_steps: int | None = None
+    """Actions executed per predicted chunk (default: the policy's own setting)."""
+    workers: int = 2
+    out: str | None = None
+    """Output directory (default: runs/eval/<policy>-<suite>-<time>)."""
+    server: str | None = None
+    """Evaluate a policy served at this websocket URL (ws://host:port) instead of --policy."""
+    image_size: int | None = None
+    """Observation size (default: the checkpoint's, else 64)."""
+    cameras: str | None = None
+    """Comma-separated cameras (default: the checkpoint's, else corner2,gripperPOV)."""
+    videos_per_task: int = 1
+    dataset: str | None = None
+    """A LeRobot dataset whose episode seeds must not be evaluation seeds (extra overlap guard)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tyro
+
+    args = tyro.cli(EvalArgs, args=list(sys.argv[1:] if argv is None else argv), prog="vlaforge eval")
+    try:
+        results = _run(args)
+    except (KeyError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # CheckpointError, DatasetError, a server that is down
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    _print(results)
+    return 0
+
+
+def _run(args: EvalArgs) -> dict:
+    from vlaforge.sim.evaluate import remote_policy, run_eval
+    from vlaforge.sim.tasks import resolve_tasks
+
+    resolve_tasks(args.suite)  # fail on a bad suite before starting workers
+    policy = functools.partial(remote_policy, args.server) if args.server else _policy_spec(args.policy)
+    workers = 1 if args.server else args.workers
+    name = "server" if args.server else Path(args.policy).name
+    out = args.out or f"runs/eval/{name}-{args.suite.replace(',', '+')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    training_seeds = _dataset_seeds(args.dataset) if args.dataset else None
+    cameras = tuple(c.strip() for c in args.cameras.split(",")) if args.cameras else None
+    return run_eval(policy, suite=args.suite, episodes_per_task=args.episodes_per_task, seed_start=args.seed_start,
+                    max_steps=args.max_steps, n_action_steps=args.n_action_steps, workers=workers, out_dir=out,
+                    image_size=args.image_size, cameras=cameras, videos_per_task=args.videos_per_task,
+                    training_seeds=training_seeds)
+
+
+def _policy_spec(policy: str) -> str:
+    if policy in BASELINE_NAMES:
+        return policy
+    path = Path(policy)
+    if path.is_dir():
+        from vlaforge.core.checkpoint import check_checkpoint
+
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"--policy {policy} is a directory without config.json, not a vlaforge "
+                                    "checkpoint; pass e.g. runs/NAME/checkpoints/last")
+        check_checkpoint(path)
+        return str(path)
+    if path.exists():
+        raise ValueError(f"--policy {policy}: a checkpoint is a directory (with config.json, model.safetensors, "
+                         "norm_stats.json), not a file")
+    raise FileNotFoundError(unknown_name_message("policy", policy, list(BASELINE_NAMES))
+                            + " Or pass an existing checkpoint directory.")
+
+
+def _dataset_seeds(root: str) -> set[int]:
+    from vlaforge.data.lerobot import load_meta
+
+    meta = load_meta(root)
+    return {int(meta.episode_extra(i)["seed"]) for i in range(meta.total_episodes)
+            if "seed" in meta.episode_extra(i)}
+
+
+def _print(results: dict) -> None:
+    from vlaforge.sim.report import markdown_table
+
+    print()
+    print(markdown_table(results))
+    if "files" in results:
+        print(f"wrote {', '.join(results['files'].values())}")

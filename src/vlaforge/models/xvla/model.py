@@ -1,0 +1,432 @@
+"""X-VLA: soft-prompted flow-matching transformer (arXiv 2510.10274).
+
+Token sequence of the action transformer (full bidirectional attention, no mask):
+
+    [ action tokens (H) | VL features (instruction + main view) | extra-view features ]
+      + learned position embedding,  then  [ soft prompts (32 per domain) ] appended
+
+Action tokens come from a *domain-aware* linear over [noisy action | proprio | time
+feature]; a second domain-aware linear decodes the action positions. "Domain" is the
+data source, here the embodiment name, mapped to a row by ``config.domain_ids``.
+
+Flow matching follows ``vlaforge.nn.flow``: x_t = t * noise + (1 - t) * x0, stratified t,
+the network predicts the clean (normalized) action, 10 Euler steps at inference. Gripper
+channels are BCE logits (target (raw - low) / (high - low)), sigmoid at inference.
+
+X-VLA has no action-free objective: samples with ``has_action`` False are dropped from
+the loss, and a batch with no actions at all returns a zero loss.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vlaforge.core.keys import (
+    ACTION, ACTION_IS_PAD, EMBODIMENT, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK, image_keys,
+)
+from vlaforge.core.policy import Batch, Policy, decay_groups
+from vlaforge.data.normalize import Normalizer
+from vlaforge.embodiments import EmbodimentSpec
+from vlaforge.models.xvla.config import XVLAConfig
+from vlaforge.nn.embeddings import LearnedPositionEmbedding, sinusoidal_embedding
+from vlaforge.nn.flow import euler_sample, interpolate, sample_time
+from vlaforge.nn.hf_backbone import HFBackbone
+from vlaforge.nn.text import build_text_encoder
+from vlaforge.nn.transformer import Transformer
+from vlaforge.nn.vision import ConvStem, PatchStem
+
+_ALWAYS_TRAINED = ("soft_prompts.", "action_in.", "action_out.")  # what trains during freeze_steps
+
+
+class DomainAwareLinear(nn.Module):
+    """A linear layer whose weight and bias are looked up by domain id: one (in, out) matrix per domain."""
+
+    def __init__(self, num_domains: int, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        bound = math.sqrt(6.0 / (in_dim + out_dim))  # Xavier-uniform per domain
+        self.weight = nn.Parameter(torch.empty(num_domains, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(num_domains, out_dim))
+
+    def forward(self, x: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
+        """x (B, N, in), domain (B,) -> (B, N, out)."""
+        return torch.bmm(x, self.weight[domain].to(x.dtype)) + self.bias[domain].unsqueeze(1).to(x.dtype)
+
+
+class Context(NamedTuple):
+    """Everything the denoiser needs besides x_t and t; computed once per observation."""
+
+    visual: torch.Tensor  # (B, Nv, W) projected VL + extra-view tokens
+    proprio: torch.Tensor  # (B, To * MAX_DIM) normalized state history
+    domain: torch.Tensor  # (B,) soft-prompt / head rows
+    row: torch.Tensor  # (B,) normalizer rows (embodiment)
+
+
+# ---- vision-language encoders -------------------------------------------------
+class ConvVL(nn.Module):
+    """From-scratch stand-in for the VLM: one stem per camera, the instruction as one token.
+
+    VL features = [instruction token | main-camera tokens of every frame]; extra views
+    (every frame) are the auxiliary features, as in X-VLA."""
+
+    def __init__(self, cfg: XVLAConfig, text_dim: int) -> None:
+        super().__init__()
+        def stem() -> nn.Module:
+            if cfg.vl_encoder == "patch":
+                return PatchStem(cfg.width, cfg.patch_size, shift_pad=cfg.shift_pad)
+            return ConvStem(cfg.width, cfg.stem_channels, cfg.convs_per_stage, shift_pad=cfg.shift_pad)
+        self.stems = nn.ModuleList(stem() for _ in cfg.cameras)
+        self.text_proj = nn.Linear(text_dim, cfg.width)
+        self.vl_dim = self.aux_dim = cfg.width
+        self.n_obs_steps = cfg.n_obs_steps
+        self.tokens_per_view = self.stems[0].num_tokens(cfg.image_size)
+
+    def num_tokens(self, n_views: int) -> int:
+        return 1 + n_views * self.n_obs_steps * self.tokens_per_view
+
+    def forward(self, views: list[torch.Tensor], texts: list[str], text_encoder) -> tuple[torch.Tensor, torch.Tensor]:
+        B = views[0].shape[0]
+        feats = [stem(v.flatten(0, 1)).view(B, -1, self.vl_dim)  # (B, To * n, W)
+                 for stem, v in zip(self.stems, views)]
+        text = self.text_proj(text_encoder(texts, device=views[0].device)).unsqueeze(1)  # (B, 1, W)
+        vl = torch.cat([text.to(feats[0].dtype), feats[0]], dim=1)
+        aux = torch.cat(feats[1:], dim=1) if len(feats) > 1 else vl[:, :0]
+        return vl, aux
+
+
+class BackboneVL(nn.Module):
+    """A Hugging Face backbone as X-VLA's VLM: the current main view (+ instruction through the
+    joint encoder when the model has one) -> VL features; other frames and views through the
+    vision tower -> auxiliary features. Without a joint encoder the instruction is our frozen
+    text embedding, projected, as one token."""
+
+    def __init__(self, backbone: HFBackbone, cfg: XVLAConfig, text_dim: int) -> None:
+        super().__init__()
+        self.backbone, self.max_text_len = backbone, cfg.max_text_len
+        self.vl_dim = backbone.joint_dim if backbone.has_joint else backbone.vision_dim
+        self.aux_dim = backbone.vision_dim
+        self.text_proj = None if backbone.has_joint else nn.Linear(text_dim, self.vl_dim)
+        if cfg.freeze_backbone:
+            backbone.requires_grad_(False)
+
+    def forward(self, views: list[torch.Tensor], texts: list[str], text_encoder) -> tuple[torch.Tensor, torch.Tensor]:
+        main, B, To = views[0][:, -1], views[0].shape[0], views[0].shape[1]
+        if self.backbone.has_joint:
+            ids, mask = self._tokenize(texts, text_encoder)
+            vl = self.backbone.encode_joint(main, ids.to(main.device), mask.to(main.device))
+        else:
+            text = self.text_proj(text_encoder(texts, device=main.device)).unsqueeze(1)  # (B, 1, D)
+            img = self.backbone.encode_images(main)
+            vl = torch.cat([text.to(img.dtype), img], dim=1)
+        rest = [views[0][:, :-1]] + list(views[1:])  # past main frames, then every frame of extra views
+        rest = [r.flatten(0, 1) for r in rest if r.shape[1] > 0]  # (B * T, 3, H, W)
+        if not rest:
+            return vl, vl.new_zeros(B, 0, self.aux_dim)
+        aux = self.backbone.encode_images(torch.cat(rest))  # (sum B*T, N, D)
+        return vl, aux.view(-1, B, *aux.shape[1:]).transpose(0, 1).flatten(1, 2)  # (B, T_all * N, D)
+
+    def _tokenize(self, texts: list[str], text_encoder) -> tuple[torch.Tensor, torch.Tensor]:
+        """The backbone's own tokenizer when its directory has one; else our text encoder's ids
+        (a random-init stand-in has no tokenizer files; its ids are learned from scratch)."""
+        if self.backbone.tokenizer is not None:
+            return self.backbone.tokenize(texts, self.max_text_len)
+        ids, mask = text_encoder.tokenize(texts, self.max_text_len)
+        vocab = self.backbone.model.get_input_embeddings().num_embeddings
+        return ids % vocab, mask
+
+
+def florence2_large_config():
+    """Florence-2-large's architecture (0.77B with its decoder): DaViT dims 256..2048, depths
+    1/1/9/1, BART-large text model with a 51,289-token vocabulary."""
+    from transformers import Florence2Config
+
+    vision = dict(embed_dim=[256, 512, 1024, 2048], num_heads=[8, 16, 32, 64], num_groups=[8, 16, 32, 64],
+                  depths=[1, 1, 9, 1], projection_dim=1024)
+    text = dict(model_type="bart", d_model=1024, encoder_layers=12, decoder_layers=12, encoder_attention_heads=16,
+                decoder_attention_heads=16, encoder_ffn_dim=4096, decoder_ffn_dim=4096, vocab_size=51289)
+    return Florence2Config(vision_config=vision, text_config=text)
+
+
+def build_vl_encoder(cfg: XVLAConfig, text_dim: int) -> nn.Module:
+    if cfg.backbone_path:
+        return BackboneVL(HFBackbone.from_pretrained(cfg.backbone_path), cfg, text_dim)
+    if cfg.vl_encoder == "florence2":
+        return BackboneVL(HFBackbone.from_config(florence2_large_config(), cfg.image_size), cfg, text_dim)
+    if cfg.vl_encoder in ("conv", "patch"):
+        return ConvVL(cfg, text_dim)
+    raise ValueError(f"xvla vl_encoder {cfg.vl_encoder!r}: use 'conv', 'patch' or 'florence2' "
+                     "(or set backbone_path to a local Hugging Face model directory)")
+
+
+# ---- the policy -------------------------------------------------------------------
+class XVLAPolicy(Policy):
+    config: XVLAConfig
+
+    def __init__(self, config: XVLAConfig, normalizer: Normalizer, embodiments: Sequence[EmbodimentSpec]) -> None:
+        super().__init__(config, normalizer, embodiments)
+        _assign_domains(config, normalizer.names)
+        W, cfg = config.width, config
+        self.text = build_text_encoder(cfg.text_encoder)
+        self.vl = build_vl_encoder(cfg, self.text.dim)
+        self.vlm_proj = nn.Linear(self.vl.vl_dim, W)
+        self.aux_proj = nn.Linear(self.vl.aux_dim, W)
+        self.action_in = DomainAwareLinear(cfg.num_domains, MAX_DIM * (1 + cfg.n_obs_steps) + cfg.dim_time, W)
+        self.action_out = DomainAwareLinear(cfg.num_domains, W, MAX_DIM)
+        self.pos = LearnedPositionEmbedding(cfg.max_seq_len, W)
+        self.soft_prompts = nn.Embedding(cfg.num_domains, cfg.soft_prompt_len * W)
+        nn.init.normal_(self.soft_prompts.weight, std=0.02)
+        self.transformer = Transformer(W, cfg.depth, cfg.heads, cfg.mlp_ratio, cfg.dropout)
+        self._register_tables([self.embodiments[n] for n in normalizer.names])
+        self._frozen = False
+        self._check_seq_len()
+
+    # ---- construction helpers ---------------------------------------------------
+    def _register_tables(self, specs: list[EmbodimentSpec]) -> None:
+        """Per-embodiment (E, MAX_DIM) loss-group masks and gripper bounds; derived from the
+        specs, so non-persistent (never in model.safetensors)."""
+        def mask(attr: str) -> torch.Tensor:
+            m = torch.zeros(len(specs), MAX_DIM, dtype=torch.bool)
+            for i, s in enumerate(specs):
+                m[i, list(getattr(s, attr))] = True
+            return m
+        pos, rot, grip = mask("position_dims"), mask("rotation_dims"), mask("gripper_dims")
+        real = torch.zeros(len(specs), MAX_DIM, dtype=torch.bool)
+        low, high = torch.zeros(len(specs), MAX_DIM), torch.ones(len(specs), MAX_DIM)
+        for i, s in enumerate(specs):
+            real[i, : s.action_dim] = True
+            low[i, : s.action_dim], high[i, : s.action_dim] = torch.tensor(s.action_low), torch.tensor(s.action_high)
+        tables = {"position": pos, "rotation": rot, "gripper": grip, "other": real & ~(pos | rot | grip),
+                  "grip_low": low, "grip_high": high,
+                  "domain_of_row": torch.tensor([self.config.domain_ids[s.name] for s in specs])}
+        for name, t in tables.items():
+            self.register_buffer(f"_{name}", t, persistent=False)
+
+    def _check_seq_len(self) -> None:
+        if isinstance(self.vl, ConvVL):
+            n = self.config.chunk_size + self.vl.num_tokens(len(self.config.cameras))
+            if n > self.config.max_seq_len:
+                raise ValueError(f"xvla: {n} tokens (chunk {self.config.chunk_size} + vision-language) exceed "
+                                 f"max_seq_len={self.config.max_seq_len}; raise max_seq_len")
+
+    # ---- optimisation ---------------------------------------------------------------
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """Three lr groups: VLM (``vlm_lr_scale``), soft prompts (``soft_prompt_lr_scale``), the rest (1)."""
+        named = list(self.named_parameters())
+        vl = [(n, p) for n, p in named if n.startswith("vl.")]
+        soft = [(n, p) for n, p in named if n.startswith("soft_prompts.")]
+        rest = [(n, p) for n, p in named if not n.startswith(("vl.", "soft_prompts."))]
+        return (decay_groups(vl, weight_decay, self.config.vlm_lr_scale)
+                + decay_groups(soft, weight_decay, self.config.soft_prompt_lr_scale)
+                + decay_groups(rest, weight_decay, 1.0))
+
+    def on_train_step(self, step: int) -> None:
+        """During the first ``freeze_steps`` only soft prompts and the domain-aware heads train."""
+        frozen = step < self.config.freeze_steps
+        if frozen == self._frozen:
+            return
+        for name, p in self.named_parameters():
+            if name.startswith(_ALWAYS_TRAINED):
+                continue
+            if name.startswith("vl.backbone.") and self.config.freeze_backbone:
+                continue
+            p._vlaforge_trainable_later = True  # keeps it in param_groups while frozen
+            p.requires_grad_(not frozen)
+        self._frozen = frozen
+
+    # ---- training -------------------------------------------------------------------------
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = self._check_batch(batch, training=True)
+        has = batch[HAS_ACTION]
+        if not bool(has.any()):
+            return torch.zeros((), device=has.device, requires_grad=True), {"loss": 0.0, "n_action_samples": 0.0}
+        if not bool(has.all()):
+            batch = _select(batch, has)
+        ctx = self.encode(batch)
+        x0 = self.normalizer.normalize(ACTION, batch[ACTION], ctx.row)  # (B, H, MAX_DIM)
+        t = sample_time(x0.shape[0], self.config.time_sampling, device=x0.device)
+        noise = torch.randn_like(x0)
+        pred = self.denoise(interpolate(x0, noise, t), t, ctx)
+        loss, logs = self.action_loss(pred, x0, batch[ACTION], batch[ACTION_IS_PAD], ctx.row)
+        logs["n_action_samples"] = float(x0.shape[0])
+        return loss, logs
+
+    def action_loss(self, pred: torch.Tensor, x0: torch.Tensor, raw: torch.Tensor, is_pad: torch.Tensor,
+                    row: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Per-group losses over real dims of non-pad steps: MSE on normalized position /
+        rotation / other dims, BCE on gripper logits vs (raw - low) / (high - low)."""
+        pred = pred.float()
+        valid = (~is_pad)[:, :, None] & self.normalizer.mask(ACTION, row)[:, None, :]  # (B, H, MAX_DIM)
+        mse = (pred - x0) ** 2
+        low, high = self._grip_low[row][:, None], self._grip_high[row][:, None]
+        grip_target = ((_pad(raw.float()) - low) / (high - low).clamp_min(1e-6)).clamp(0, 1)
+        bce = F.binary_cross_entropy_with_logits(pred, grip_target, reduction="none")
+        total, logs = pred.sum() * 0.0, {}
+        cfg = self.config
+        for group, weight, err in (("position", cfg.position_weight, mse), ("rotation", cfg.rotation_weight, mse),
+                                   ("gripper", cfg.gripper_weight, bce), ("other", cfg.other_weight, mse)):
+            m = valid & getattr(self, f"_{group}")[row][:, None, :]
+            if bool(m.any()):
+                group_loss = (err * m).sum() / m.sum()
+                total = total + weight * group_loss
+                logs[f"loss_{group}"] = group_loss.item()
+        logs["loss"] = total.item()
+        return total, logs
+
+    # ---- shared by training and inference ---------------------------------------------
+    def encode(self, batch: Batch) -> Context:
+        """Images + instruction + state -> the denoiser's context (computed once per observation)."""
+        B = batch[STATE].shape[0]
+        row = self.normalizer.index(batch[EMBODIMENT], B)
+        views = [batch[IMAGE_PREFIX + cam] for cam in self.config.cameras]  # each (B, To, 3, H, W)
+        vl, aux = self.vl(views, list(batch[TASK]), self.text)
+        visual = torch.cat([self.vlm_proj(vl), self.aux_proj(aux)], dim=1)  # (B, Nv, W)
+        state = self.normalizer.normalize(STATE, batch[STATE], row)  # (B, To, MAX_DIM)
+        return Context(visual, state.flatten(1), self._domain_of_row[row], row)
+
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, ctx: Context) -> torch.Tensor:
+        """One network call: noisy normalized actions (B, H, MAX_DIM) at time t (B,) -> clean actions."""
+        B, H, _ = x_t.shape
+        if self.config.zero_gripper_input:
+            x_t = x_t.masked_fill(self._gripper[ctx.row][:, None, :], 0.0)
+        temb = sinusoidal_embedding(t, self.config.dim_time, max_period=100.0)  # (B, dim_time)
+        feats = torch.cat([x_t, ctx.proprio[:, None].expand(B, H, -1), temb[:, None].expand(B, H, -1)], dim=-1)
+        act = self.action_in(feats, ctx.domain)  # (B, H, W)
+        x = self.pos(torch.cat([act, ctx.visual.to(act.dtype)], dim=1))
+        prompts = self.soft_prompts(ctx.domain).view(B, self.config.soft_prompt_len, -1)  # (B, P, W)
+        x = self.transformer(torch.cat([x, prompts.to(x.dtype)], dim=1))
+        return self.action_out(x[:, :H], ctx.domain)  # (B, H, MAX_DIM)
+
+    # ---- inference -------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict_action_chunk(self, obs: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Raw-unit actions (B, H, Da) from 10 Euler steps; ``generator`` fixes the initial noise."""
+        obs = self._check_batch(obs, training=False)
+        ctx = self.encode(obs)
+        B, H = ctx.visual.shape[0], self.config.chunk_size
+        dev = generator.device if generator is not None else ctx.visual.device
+        noise = torch.randn(B, H, MAX_DIM, generator=generator, device=dev).to(ctx.visual.device)
+        x0 = euler_sample(lambda x, t: self.denoise(x, t, ctx), noise, self.config.num_inference_steps, "clean")
+        return self._to_raw(x0.float(), ctx.row)
+
+    def _to_raw(self, x0: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        """Unnormalize; gripper logits -> low + sigmoid * (high - low); (B, H, max action dim)."""
+        dims = [self.embodiments[self.normalizer.names[r]].action_dim for r in row.tolist()]
+        D = max(dims)
+        raw = self.normalizer.unnormalize(ACTION, x0, row, D)  # (B, H, D)
+        low, high = self._grip_low[row][:, None, :D], self._grip_high[row][:, None, :D]
+        grip = low + torch.sigmoid(x0[..., :D]) * (high - low)
+        raw = torch.where(self._gripper[row][:, None, :D], grip, raw)
+        return raw * self.normalizer.mask(ACTION, row)[:, None, :D]
+
+    # ---- input checks ------------------------------------------------------------------------
+    def _check_batch(self, batch: Batch, training: bool) -> Batch:
+        """Validate keys and shapes against the config and embodiment specs; fill defaults
+        (embodiment when the policy knows one, has_action, action_is_pad). Never mutates ``batch``."""
+        out = dict(batch)
+        cams = self.config.cameras
+        for cam in cams:
+            if IMAGE_PREFIX + cam not in batch:
+                raise KeyError(f"xvla: observation lacks camera {cam!r} (key '{IMAGE_PREFIX}{cam}'); this policy "
+                               f"uses cameras {list(cams)}, the batch has {image_keys(batch)}. Rename the keys or "
+                               "set policy.cameras to match the dataset")
+            out[IMAGE_PREFIX + cam] = self._check_images(batch[IMAGE_PREFIX + cam], cam)
+        if STATE not in batch:
+            raise KeyError(f"xvla: batch lacks '{STATE}' (proprioception); it is required")
+        B = out[IMAGE_PREFIX + cams[0]].shape[0]
+        out[EMBODIMENT] = self._embodiment_names(batch, B)
+        out[STATE] = self._check_state(batch[STATE], out[EMBODIMENT])
+        if TASK not in batch:
+            raise KeyError(f"xvla: batch lacks '{TASK}' (the instruction text, a list of B strings)")
+        out[TASK] = [batch[TASK]] * B if isinstance(batch[TASK], str) else list(batch[TASK])
+        if training:
+            self._check_action(out, B)
+        return out
+
+    def _check_images(self, x: torch.Tensor, cam: str) -> torch.Tensor:
+        To, size = self.config.n_obs_steps, tuple(self.config.image_size)
+        if x.dim() == 4 and To == 1:
+            x = x.unsqueeze(1)  # (B, 1, 3, H, W)
+        if x.dim() != 5 or x.shape[1] != To or x.shape[2] != 3:
+            raise ValueError(f"xvla: '{IMAGE_PREFIX}{cam}' has shape {tuple(x.shape)}; expected (B, {To}, 3, H, W) "
+                             f"with n_obs_steps={To}")
+        if tuple(x.shape[-2:]) != size:
+            raise ValueError(f"xvla: '{IMAGE_PREFIX}{cam}' is {tuple(x.shape[-2:])} pixels but the policy was built "
+                             f"for image_size={size}; resize the images or rebuild with policy.image_size")
+        return x
+
+    def _embodiment_names(self, batch: Batch, B: int) -> list[str]:
+        names = batch.get(EMBODIMENT)
+        if names is None:
+            if len(self.embodiments) != 1:
+                raise KeyError(f"xvla: batch lacks '{EMBODIMENT}' and the policy knows several embodiments "
+                               f"{list(self.embodiments)}; say which one")
+            return [next(iter(self.embodiments))] * B
+        names = [names] * B if isinstance(names, str) else list(names)
+        unknown = sorted(set(names) - set(self.embodiments))
+        if unknown:
+            raise KeyError(f"xvla: embodiment(s) {unknown} unknown to this policy (it knows {list(self.embodiments)})")
+        return names
+
+    def _check_state(self, state: torch.Tensor, names: list[str]) -> torch.Tensor:
+        To = self.config.n_obs_steps
+        if state.dim() == 2 and To == 1:
+            state = state.unsqueeze(1)  # (B, 1, Ds)
+        if state.dim() != 3 or state.shape[1] != To:
+            raise ValueError(f"xvla: '{STATE}' has shape {tuple(state.shape)}; expected (B, {To}, Ds)")
+        for name in set(names):
+            spec = self.embodiments[name]
+            if state.shape[-1] != spec.state_dim:
+                raise ValueError(f"xvla: '{STATE}' has width {state.shape[-1]} but embodiment {name!r} has "
+                                 f"state_dim {spec.state_dim} {spec.state_names}")
+        return state
+
+    def _check_action(self, out: Batch, B: int) -> None:
+        has = out.get(HAS_ACTION)
+        out[HAS_ACTION] = (torch.ones(B, dtype=torch.bool) if has is None else torch.as_tensor(has).bool()
+                           ).to(out[STATE].device)
+        if not bool(out[HAS_ACTION].any()):
+            return
+        if ACTION not in out:
+            raise KeyError(f"xvla: training batch lacks '{ACTION}' (B, {self.config.chunk_size}, Da)")
+        a = out[ACTION]
+        if a.dim() != 3 or a.shape[1] != self.config.chunk_size:
+            raise ValueError(f"xvla: '{ACTION}' has shape {tuple(a.shape)}; expected (B, chunk_size="
+                             f"{self.config.chunk_size}, Da)")
+        for name in set(out[EMBODIMENT]):
+            if a.shape[-1] != self.embodiments[name].action_dim:
+                raise ValueError(f"xvla: '{ACTION}' has width {a.shape[-1]} but embodiment {name!r} has "
+                                 f"action_dim {self.embodiments[name].action_dim}")
+        pad = out.get(ACTION_IS_PAD)
+        out[ACTION_IS_PAD] = torch.zeros(a.shape[:2], dtype=torch.bool, device=a.device) if pad is None else pad.bool()
+
+
+def _assign_domains(config: XVLAConfig, names: Sequence[str]) -> None:
+    """Give every embodiment a soft-prompt row; new names take the next free id (saved with the config)."""
+    for name in names:
+        if name not in config.domain_ids:
+            config.domain_ids[name] = max(config.domain_ids.values(), default=-1) + 1
+    bad = {n: i for n, i in config.domain_ids.items() if not 0 <= i < config.num_domains}
+    if bad:
+        raise ValueError(f"xvla: domain ids {bad} are outside 0..{config.num_domains - 1}; raise num_domains")
+
+
+def _pad(x: torch.Tensor) -> torch.Tensor:
+    return F.pad(x, (0, MAX_DIM - x.shape[-1]))
+
+
+def _select(batch: Batch, keep: torch.Tensor) -> Batch:
+    """Rows of a batch where ``keep`` is True (tensors and lists alike)."""
+    idx = keep.nonzero().flatten()
+    out = {}
+    for k, v in batch.items():
+        if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == keep.shape[0]:
+            out[k] = v[idx.to(v.device)]
+        elif isinstance(v, (list, tuple)) and len(v) == keep.shape[0]:
+            out[k] = [v[i] for i in idx.tolist()]
+        else:
+            out[k] = v
+    return out

@@ -1,0 +1,174 @@
+"""Multi-head attention over PyTorch SDPA, the masks families build, a KV cache, rotary embedding.
+
+Mask convention everywhere: a **bool** tensor broadcastable to ``(B, heads, N, Nk)``
+with ``True`` = "this query may attend to this key" (SDPA's convention), or ``None``
+for full attention. A query row with no allowed key yields zeros (not NaN) in
+PyTorch >= 2.5's SDPA; padded queries should be ignored by the loss anyway.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+# ---- masks -------------------------------------------------------------------
+def causal_mask(n: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """(n, n) bool, lower triangular: token i sees tokens 0..i."""
+    return torch.ones(n, n, dtype=torch.bool, device=device).tril()
+
+
+def cache_causal_mask(n_new: int, n_cached: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """(n_new, n_cached + n_new) bool: new tokens see every cached token and causally each other."""
+    cached = torch.ones(n_new, n_cached, dtype=torch.bool, device=device)
+    return torch.cat([cached, causal_mask(n_new, device)], dim=1)
+
+
+def block_mask(block_ids: torch.Tensor, causal_blocks: bool = True) -> torch.Tensor:
+    """Blockwise-causal mask (pi0, InternVLA-A1): a token sees its own block and, if
+    ``causal_blocks``, every earlier block; never a later one.
+
+    ``block_ids``: (N,) or (B, N) non-decreasing ints. Returns (N, N) or (B, 1, N, N).
+    With ``causal_blocks=False`` tokens see their own block only (block-diagonal).
+    """
+    q, k = block_ids.unsqueeze(-1), block_ids.unsqueeze(-2)  # (..., N, 1), (..., 1, N)
+    mask = k <= q if causal_blocks else k == q
+    return mask.unsqueeze(1) if block_ids.dim() == 2 else mask  # (B, 1, N, N) | (N, N)
+
+
+def padding_mask(key_is_pad: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Forbid attending to padded keys. ``key_is_pad``: (B, Nk) bool, True = padding.
+
+    Returns (B, 1, 1, Nk), or ``mask`` AND-ed with it (broadcast to (B, 1, N, Nk))."""
+    keep = (~key_is_pad.bool())[:, None, None, :]  # (B, 1, 1, Nk)
+    return keep if mask is None else mask & keep
+
+
+# ---- KV cache ----------------------------------------------------------------
+class KVCache:
+    """Per-layer keys and values (B, heads, L, head_dim) for autoregressive decoding
+    and for prefix caching (compute a prefix once, reuse it across denoising steps).
+
+    Read ``length`` *before* a forward pass (to build positions or masks for the new
+    tokens); each layer appends its new keys/values as the pass goes through it.
+    Set ``append = False`` to attend to the cache without growing it (e.g. flow
+    steps over a cached prefix), or roll back with ``crop(length)``.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+        self.append = True
+
+    @property
+    def length(self) -> int:
+        return self.keys[0].shape[2] if self.keys else 0
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return cached+new keys/values for ``layer``; store them unless ``append`` is off."""
+        if layer > len(self.keys):
+            raise IndexError(f"KVCache: layer {layer} updated before layer {len(self.keys)}; "
+                             "give each Attention a distinct layer_idx in order")
+        if layer == len(self.keys):
+            if self.append:
+                self.keys.append(k)
+                self.values.append(v)
+            return k, v
+        k_all = torch.cat([self.keys[layer], k], dim=2)  # (B, nh, L + N, hs)
+        v_all = torch.cat([self.values[layer], v], dim=2)
+        if self.append:
+            self.keys[layer], self.values[layer] = k_all, v_all
+        return k_all, v_all
+
+    def crop(self, length: int) -> None:
+        """Drop everything after the first ``length`` tokens in every layer."""
+        self.keys = [k[:, :, :length] for k in self.keys]
+        self.values = [v[:, :, :length] for v in self.values]
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Select batch rows (beam search / dropping finished sequences)."""
+        self.keys = [k.index_select(0, index) for k in self.keys]
+        self.values = [v.index_select(0, index) for v in self.values]
+
+
+# ---- rotary position embedding ----------------------------------------------
+def rope_tables(positions: torch.Tensor, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables (..., N, head_dim) for integer ``positions`` (N,) or (B, N).
+
+    Pass the positions of the *new* tokens (offset by ``KVCache.length`` when decoding);
+    cached keys were rotated when they were stored."""
+    if head_dim % 2:
+        raise ValueError(f"rotary embedding needs an even head_dim, got {head_dim}")
+    inv = 1.0 / base ** (torch.arange(0, head_dim, 2, device=positions.device).float() / head_dim)
+    ang = positions.float().unsqueeze(-1) * inv  # (..., N, hs/2)
+    ang = torch.cat([ang, ang], dim=-1)  # (..., N, hs)
+    return ang.cos(), ang.sin()
+
+
+def apply_rope(x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Rotate (B, nh, N, hs) by tables (N, hs) or (B, N, hs)."""
+    cos, sin = rope
+    if cos.dim() == 3:
+        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)  # (B, 1, N, hs)
+    x1, x2 = x.chunk(2, dim=-1)
+    rotated = torch.cat([-x2, x1], dim=-1)
+    return (x * cos + rotated * sin).to(x.dtype)
+
+
+# ---- attention ---------------------------------------------------------------
+class Attention(nn.Module):
+    """Multi-head self-attention. ``layer_idx`` says which KV-cache slot it uses."""
+
+    def __init__(self, dim: int, heads: int, qk_norm: bool = False, dropout: float = 0.0, layer_idx: int = 0,
+                 kv_heads: int | None = None, bias: bool = True) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"Attention: dim {dim} is not divisible by heads {heads}")
+        self.heads, self.head_dim, self.layer_idx = heads, dim // heads, layer_idx
+        self.kv_heads = kv_heads or heads  # grouped-query attention (Llama/Emu3) when < heads
+        if heads % self.kv_heads:
+            raise ValueError(f"Attention: heads {heads} is not a multiple of kv_heads {self.kv_heads}")
+        self.qkv = nn.Linear(dim, dim + 2 * self.kv_heads * self.head_dim, bias=bias)
+        self.proj = nn.Linear(dim, dim, bias=bias)
+        self.q_norm = nn.LayerNorm(self.head_dim) if qk_norm else nn.Identity()
+        self.k_norm = nn.LayerNorm(self.head_dim) if qk_norm else nn.Identity()
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, kv_cache: KVCache | None = None,
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """x (B, N, D) -> (B, N, D). With ``kv_cache`` and no ``mask``, new tokens see all
+        cached tokens and causally each other (autoregressive decoding)."""
+        B, N, D = x.shape
+        kv_dim = self.kv_heads * self.head_dim
+        q, k, v = self.qkv(x).split([D, kv_dim, kv_dim], dim=-1)
+        q = self.q_norm(q.view(B, N, self.heads, self.head_dim).transpose(1, 2))  # (B, nh, N, hs)
+        k = self.k_norm(k.view(B, N, self.kv_heads, self.head_dim).transpose(1, 2))  # (B, nkv, N, hs)
+        v = v.view(B, N, self.kv_heads, self.head_dim).transpose(1, 2)  # (B, nkv, N, hs)
+        if rope is not None:
+            q, k = apply_rope(q, rope), apply_rope(k, rope)
+        is_causal = False
+        if kv_cache is not None:
+            n_cached = kv_cache.keys[self.layer_idx].shape[2] if self.layer_idx < len(kv_cache.keys) else 0
+            k, v = kv_cache.update(self.layer_idx, k, v)  # (B, nh, L + N, hs)
+            if mask is None and N > 1:
+                if n_cached == 0:
+                    is_causal = True
+                else:
+                    mask = cache_causal_mask(N, n_cached, x.device)
+        _check_mask(mask, N, k.shape[2])
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
+                                           dropout_p=self.dropout if self.training else 0.0,
+                                           enable_gqa=self.kv_heads != self.heads)  # (B, nh, N, hs)
+        y = y.transpose(1, 2).reshape(B, N, D)  # (B, N, D)
+        return self.proj(y)
+
+
+def _check_mask(mask: torch.Tensor | None, n: int, nk: int) -> None:
+    if mask is None:
+        return
+    if mask.dtype != torch.bool:
+        raise TypeError(f"attention mask must be bool (True = may attend), got {mask.dtype}")
+    if mask.shape[-1] != nk or mask.shape[-2] not in (1, n):
+        raise ValueError(f"attention mask of shape {tuple(mask.shape)} does not fit {n} queries x {nk} keys; "
+                         f"expected (..., {n}, {nk}) (keys include cached tokens)")

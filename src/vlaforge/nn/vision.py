@@ -1,0 +1,109 @@
+"""From-scratch vision stems that turn one camera image into a few tokens.
+
+Few tokens per view is the main lever on CPU training speed (a transformer's cost
+grows with its token count), so the default is a small conv stem: four stride-2
+stages take 64x64 pixels to a 4x4 grid, 16 tokens per view.
+
+Images enter as uint8 (B, 3, H, W) (or float in [0, 1]) and are mapped to [-1, 1]
+inside, so callers never normalize pixels themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def to_signed_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] or float [0, 1] -> float [-1, 1]."""
+    if images.dtype == torch.uint8:
+        return images.float() / 127.5 - 1.0
+    if not images.is_floating_point():
+        raise TypeError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
+    return images.float() * 2.0 - 1.0
+
+
+def random_shift(x: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DrQ / diffusion-policy augmentation: replicate-pad by ``pad`` pixels, then crop back
+    at an integer offset drawn per sample. (B, C, H, W) -> (B, C, H, W)."""
+    if pad <= 0:
+        return x
+    B, C, H, W = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    dev = generator.device if generator is not None else x.device
+    off = torch.randint(0, 2 * pad + 1, (B, 2), generator=generator, device=dev).to(x.device)
+    rows = off[:, :1] + torch.arange(H, device=x.device)  # (B, H)
+    cols = off[:, 1:] + torch.arange(W, device=x.device)  # (B, W)
+    b = torch.arange(B, device=x.device)[:, None, None]
+    out = xp.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+class PatchStem(nn.Module):
+    """ViT patchify: Conv2d(kernel = stride = patch). (B, 3, H, W) -> (B, (H/p)(W/p), dim)."""
+
+    def __init__(self, dim: int, patch: int = 16, shift_pad: int = 0, in_channels: int = 3) -> None:
+        super().__init__()
+        self.patch, self.shift_pad = patch, shift_pad
+        self.proj = nn.Conv2d(in_channels, dim, kernel_size=patch, stride=patch)
+
+    def num_tokens(self, image_size: Sequence[int]) -> int:
+        return (image_size[0] // self.patch) * (image_size[1] // self.patch)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = to_signed_unit(images)
+        if self.training:
+            x = random_shift(x, self.shift_pad)
+        return self.proj(x).flatten(2).transpose(1, 2)  # (B, N, dim)
+
+
+class ConvStem(nn.Module):
+    """Stride-2 3x3 conv stages with GroupNorm + SiLU, then a linear to ``dim`` per cell.
+
+    ``convs_per_stage > 1`` adds residual 3x3 convs at each resolution (more capacity per
+    token at little cost: the transformer, not the stem, dominates the compute).
+    (B, 3, H, W) -> (B, (H / 2^S) * (W / 2^S), dim) for S = len(channels) stages.
+    """
+
+    def __init__(self, dim: int, channels: Sequence[int] = (32, 64, 128, 256), convs_per_stage: int = 1,
+                 groups: int = 8, shift_pad: int = 0, in_channels: int = 3) -> None:
+        super().__init__()
+        self.shift_pad, self.n_stages = shift_pad, len(channels)
+        stages, prev = [], in_channels
+        for c in channels:
+            layers: list[nn.Module] = [_conv_gn_silu(prev, c, stride=2, groups=groups)]
+            layers += [_Residual(_conv_gn_silu(c, c, stride=1, groups=groups)) for _ in range(convs_per_stage - 1)]
+            stages.append(nn.Sequential(*layers))
+            prev = c
+        self.stages = nn.Sequential(*stages)
+        self.proj = nn.Linear(prev, dim)
+
+    def num_tokens(self, image_size: Sequence[int]) -> int:
+        h, w = image_size
+        for _ in range(self.n_stages):
+            h, w = (h + 1) // 2, (w + 1) // 2
+        return h * w
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = to_signed_unit(images)
+        if self.training:
+            x = random_shift(x, self.shift_pad)
+        x = self.stages(x)  # (B, C, h, w)
+        return self.proj(x.flatten(2).transpose(1, 2))  # (B, h*w, dim)
+
+
+def _conv_gn_silu(cin: int, cout: int, stride: int, groups: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1),
+                         nn.GroupNorm(min(groups, cout), cout), nn.SiLU())
+
+
+class _Residual(nn.Module):
+    def __init__(self, fn: nn.Module) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fn(x)

@@ -1,0 +1,286 @@
+"""Scripted-expert demonstrations on Meta-World, written as a LeRobot v3 dataset.
+
+Per task, seeds ``seed_start, seed_start+1, ...`` are tried in order and only successful
+episodes are kept, until ``episodes_per_task`` successes (or the seed cap). Workers run
+episodes and return them; the parent writes them task by task in seed order, so the
+dataset is the same whatever the number of workers.
+
+Row ``t`` of an episode holds the observation seen *before* action ``t`` and action ``t``.
+An episode stops ``extra_steps`` steps after the first success, or at ``max_steps``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from vlaforge.core.keys import ACTION, IMAGE_PREFIX, STATE
+from vlaforge.sim import pool
+from vlaforge.sim.tasks import check_collection_seeds, instruction, resolve_tasks
+
+
+@dataclass
+class CollectConfig:
+    """``vlaforge collect metaworld`` options."""
+
+    out: str
+    """Dataset directory to create (LeRobot v3)."""
+    tasks: str = "mt10"
+    """Suite (mt10, mt50, mt40 = MT50 minus MT10, easy/medium/hard/very_hard), task, or comma list."""
+    episodes_per_task: int = 50
+    image_size: int = 64
+    cameras: str = "corner2,gripperPOV"
+    """Comma-separated camera names."""
+    seed_start: int = 0
+    workers: int = 2
+    max_steps: int = 500
+    extra_steps: int = 10
+    """Steps recorded after the first success (the policy sees the task finished)."""
+    max_seeds_per_task: int | None = None
+    """Give up on a task after this many seeds (default 2 x episodes + 20)."""
+    no_actions: bool = False
+    """Write an action-free video dataset (frames + task only), e.g. for world-model pre-training."""
+    overwrite: bool = False
+    codec: str = "h264"
+    episodes_per_file: int = 50
+
+    @property
+    def camera_list(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.cameras.split(",") if c.strip())
+
+    @property
+    def seed_cap(self) -> int:
+        return self.max_seeds_per_task or 2 * self.episodes_per_task + 20
+
+
+@dataclass
+class Episode:
+    """One expert rollout as returned by a worker. Arrays have a leading time axis T."""
+
+    task: str
+    seed: int
+    success: bool
+    success_step: int | None
+    frames: dict[str, np.ndarray]  # observation.images.<cam>: uint8 (T, H, W, 3)
+    state: np.ndarray  # float32 (T, 4)
+    action: np.ndarray  # float32 (T, 4)
+
+    @property
+    def length(self) -> int:
+        return int(self.state.shape[0])
+
+
+@dataclass
+class TaskReport:
+    successes: int = 0
+    failed_seeds: list[int] = field(default_factory=list)
+    kept_seeds: list[int] = field(default_factory=list)
+    frames: int = 0
+    mean_length: float = 0.0
+    exhausted: bool = False
+
+
+# ---- worker side -------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(image_size: tuple[int, int], cameras: tuple[str, ...], max_steps: int) -> None:
+    from vlaforge.sim.metaworld import EnvCache
+
+    _WORKER["envs"] = EnvCache(image_size, cameras, max_steps)
+    _WORKER["experts"] = {}
+    pool.on_worker_exit(_close_worker)
+
+
+def _close_worker() -> None:
+    if "envs" in _WORKER:
+        _WORKER.pop("envs").close()
+
+
+def run_expert_episode(task: str, seed: int, max_steps: int, extra_steps: int) -> Episode:
+    """Roll out the scripted expert on (task, seed) in this worker's env for that task."""
+    from vlaforge.sim.metaworld import scripted_expert
+
+    env = _WORKER["envs"].get(task)
+    expert = _WORKER["experts"].setdefault(task, scripted_expert(task))
+    step = env.reset(seed)
+    rows: list[dict[str, np.ndarray]] = []
+    actions: list[np.ndarray] = []
+    success_step = None
+    for t in range(max_steps):
+        action = env.embodiment.clip_action(expert.get_action(step.privileged))
+        rows.append(step.obs)
+        actions.append(action)
+        step = env.step(action)
+        if step.success and success_step is None:
+            success_step = t
+        if success_step is not None and t - success_step >= extra_steps:
+            break
+    frames = {k: np.stack([r[k] for r in rows]) for k in rows[0] if k.startswith(IMAGE_PREFIX)}
+    return Episode(task, seed, success_step is not None, success_step, frames,
+                   np.stack([r[STATE] for r in rows]), np.stack(actions).astype(np.float32))
+
+
+# ---- parent side ---------------------------------------------------------------
+class _Scheduler:
+    """Seeds in order per task; a failure queues the task's next seed at the front, so an
+    earlier task finishes (and is written) before later ones pile up in memory."""
+
+    def __init__(self, tasks: list[str], cfg: CollectConfig) -> None:
+        self.tasks, self.cfg = tasks, cfg
+        self.queue: deque[tuple[str, int]] = deque(
+            (t, cfg.seed_start + i) for t in tasks for i in range(cfg.episodes_per_task))
+        self.next_seed = {t: cfg.seed_start + cfg.episodes_per_task for t in tasks}
+        self.outstanding = {t: cfg.episodes_per_task for t in tasks}
+        self.kept: dict[str, list[Episode]] = {t: [] for t in tasks}
+        self.reports = {t: TaskReport() for t in tasks}
+
+    def on_result(self, ep: Episode) -> None:
+        rep = self.reports[ep.task]
+        self.outstanding[ep.task] -= 1
+        if ep.success:
+            self.kept[ep.task].append(ep)
+            rep.successes += 1
+            return
+        rep.failed_seeds.append(ep.seed)
+        if self.next_seed[ep.task] - self.cfg.seed_start < self.cfg.seed_cap:
+            self.queue.appendleft((ep.task, self.next_seed[ep.task]))
+            self.next_seed[ep.task] += 1
+            self.outstanding[ep.task] += 1
+        else:
+            rep.exhausted = True
+
+    def done(self, task: str) -> bool:
+        return self.outstanding[task] == 0
+
+
+def collect(cfg: CollectConfig, writer_factory: Callable[..., Any] | None = None,
+            progress: bool = True) -> dict[str, Any]:
+    """Run the collection described by ``cfg``; returns (and writes) a summary dict."""
+    tasks = resolve_tasks(cfg.tasks)
+    check_collection_seeds(cfg.seed_start, cfg.seed_cap)
+    cameras = cfg.camera_list
+    _check_cameras(cameras)
+    writer = (writer_factory or _default_writer)(cfg, cameras)
+    sched = _Scheduler(tasks, cfg)
+    t0 = time.perf_counter()
+    executor = pool.make_executor(cfg.workers, _init_worker,
+                                  ((cfg.image_size, cfg.image_size), cameras, cfg.max_steps))
+    bar = _progress_bar(len(tasks) * cfg.episodes_per_task, progress)
+    steps_total = 0
+    try:
+        write_idx = 0
+        inflight: set[Future] = set()
+        window = max(1, cfg.workers) * 2
+        while write_idx < len(tasks):
+            while sched.queue and len(inflight) < window:
+                task, seed = sched.queue.popleft()
+                inflight.add(executor.submit(run_expert_episode, task, seed, cfg.max_steps, cfg.extra_steps))
+            done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+            for fut in done:
+                ep = fut.result()
+                sched.on_result(ep)
+                steps_total += ep.length
+                _update_bar(bar, ep, sched, steps_total, t0)
+            while write_idx < len(tasks) and sched.done(tasks[write_idx]):
+                _write_task(writer, sched, tasks[write_idx], cfg)
+                write_idx += 1
+        writer.finalize()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        _close_worker()
+        if bar is not None:
+            bar.close()
+    return _summary(cfg, tasks, sched, steps_total, len(cameras), time.perf_counter() - t0)
+
+
+def _check_cameras(cameras: tuple[str, ...]) -> None:
+    from vlaforge.sim.metaworld import CAMERAS
+
+    if not cameras:
+        raise ValueError("no cameras given; pass e.g. --cameras corner2,gripperPOV")
+    unknown = [c for c in cameras if c not in ("topview", "corner", "corner3", "corner4", "behindGripper") + CAMERAS]
+    if unknown:
+        raise ValueError(f"unknown camera(s) {unknown}; Meta-World has topview, corner, corner2, corner3, "
+                         "corner4, behindGripper, gripperPOV")
+
+
+def _default_writer(cfg: CollectConfig, cameras: tuple[str, ...]):
+    try:
+        from vlaforge.data.lerobot import LeRobotDatasetWriter
+    except ImportError as e:  # pragma: no cover - only before the data layer exists
+        raise RuntimeError("vlaforge.data.lerobot.LeRobotDatasetWriter is not available; "
+                           "collection writes LeRobot v3 datasets through it") from e
+    return LeRobotDatasetWriter(cfg.out, fps=80, robot_type="metaworld_sawyer", features=None, cameras=cameras,
+                                image_size=(cfg.image_size, cfg.image_size), codec=cfg.codec,
+                                episodes_per_file=cfg.episodes_per_file, overwrite=cfg.overwrite)
+
+
+def _write_task(writer, sched: _Scheduler, task: str, cfg: CollectConfig) -> None:
+    """Write a finished task's episodes in seed order and drop them from memory."""
+    episodes = sorted(sched.kept.pop(task), key=lambda e: e.seed)
+    rep = sched.reports[task]
+    for ep in episodes:
+        data: dict[str, np.ndarray] = dict(ep.frames)
+        if not cfg.no_actions:
+            data[STATE] = ep.state.astype(np.float32)
+            data[ACTION] = ep.action.astype(np.float32)
+        writer.add_episode(data, task=instruction(task),
+                           extra={"seed": ep.seed, "env": task, "success_step": ep.success_step})
+        rep.kept_seeds.append(ep.seed)
+        rep.frames += ep.length
+    rep.mean_length = rep.frames / max(1, len(episodes))
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="ep", desc="collect", dynamic_ncols=True, smoothing=0.05)
+
+
+def _update_bar(bar, ep: Episode, sched: _Scheduler, steps_total: int, t0: float) -> None:
+    if bar is None:
+        return
+    if ep.success:
+        bar.update(1)
+    failures = sum(len(r.failed_seeds) for r in sched.reports.values())
+    rate = steps_total / max(1e-9, time.perf_counter() - t0)
+    bar.set_postfix(task=ep.task, failed=failures, steps_per_s=f"{rate:.0f}", refresh=False)
+
+
+def _summary(cfg: CollectConfig, tasks: list[str], sched: _Scheduler, steps: int, n_cams: int,
+             elapsed: float) -> dict:
+    """Per-task success/failure counts and throughput; also written next to the dataset."""
+    reports = {t: asdict(sched.reports[t]) for t in tasks}
+    for t, rep in reports.items():
+        rep["failures"] = len(rep["failed_seeds"])
+    summary = {
+        "config": asdict(cfg),
+        "tasks": tasks,
+        "per_task": reports,
+        "episodes": sum(r["successes"] for r in reports.values()),
+        "failures": sum(r["failures"] for r in reports.values()),
+        "env_steps": steps,
+        "elapsed_s": round(elapsed, 2),
+        # One env step = one dataset row = one rendered frame per camera (failed episodes included).
+        "steps_per_s": round(steps / max(elapsed, 1e-9), 1),
+        "images_per_s": round(steps * n_cams / max(elapsed, 1e-9), 1),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    short = [t for t, r in reports.items() if r["successes"] < cfg.episodes_per_task]
+    if short:
+        summary["warning"] = (f"tasks {short} reached the seed cap ({cfg.seed_cap}) with fewer than "
+                              f"{cfg.episodes_per_task} successes")
+    out = Path(cfg.out) / "meta" / "collect_summary.json"
+    if out.parent.is_dir():
+        out.write_text(json.dumps(summary, indent=2))
+    return summary

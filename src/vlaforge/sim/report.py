@@ -1,0 +1,92 @@
+"""Evaluation results: per-task aggregation, MT50 difficulty buckets, and the files
+(results.json, results.md, success.png) a run leaves behind."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from vlaforge.core.atomic import atomic_path, write_json
+from vlaforge.sim.tasks import DIFFICULTY
+
+
+def summarize(episodes: Sequence[Any], tasks: Sequence[str], meta: dict[str, Any]) -> dict[str, Any]:
+    """Per-task success rate and mean length; overall mean over tasks (each task weighs the same);
+    bucket means for every MT50 difficulty bucket fully covered by ``tasks``."""
+    per_task: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        eps = [e for e in episodes if e.task == task]
+        per_task[task] = {
+            "success_rate": float(np.mean([e.success for e in eps])) if eps else float("nan"),
+            "mean_length": float(np.mean([e.length for e in eps])) if eps else float("nan"),
+            "n_episodes": len(eps),
+            "episodes": [{k: v for k, v in asdict(e).items() if k != "task"} for e in eps],
+        }
+    rates = [r["success_rate"] for r in per_task.values()]
+    results: dict[str, Any] = {**meta, "tasks": list(tasks), "mean_success": float(np.mean(rates)),
+                               "per_task": per_task}
+    buckets = {b: float(np.mean([per_task[t]["success_rate"] for t in ts]))
+               for b, ts in DIFFICULTY.items() if all(t in per_task for t in ts)}
+    if buckets:
+        results["difficulty"] = buckets
+    if len(buckets) == len(DIFFICULTY):
+        # The figure published MT50 numbers (SmolVLA, pi0, ...) quote: the mean of the 4 bucket means.
+        results["difficulty_mean"] = float(np.mean(list(buckets.values())))
+    return results
+
+
+def write_outputs(results: dict[str, Any], out_dir: str | Path) -> dict[str, str]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": out / "results.json", "markdown": out / "results.md", "plot": out / "success.png"}
+    write_json(files["json"], results)
+    with atomic_path(files["markdown"]) as tmp:
+        tmp.write_text(markdown_table(results))
+    plot_success(results, files["plot"])
+    return {k: str(v) for k, v in files.items()}
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    lines = [f"# Meta-World evaluation: {results.get('policy', '?')}", "",
+             f"suite `{results.get('suite')}`, {results.get('episodes_per_task')} episodes per task from seed "
+             f"{results.get('seed_start')}, at most {results.get('max_steps')} steps, "
+             f"n_action_steps {results.get('n_action_steps')}, {results.get('date', '')}", "",
+             "| task | success | mean length |", "|---|---:|---:|"]
+    for task, r in results["per_task"].items():
+        lines.append(f"| {task} | {100 * r['success_rate']:.1f}% | {r['mean_length']:.1f} |")
+    lines.append(f"| **mean** | **{100 * results['mean_success']:.1f}%** | |")
+    if "difficulty" in results:
+        lines += ["", "| difficulty | success |", "|---|---:|"]
+        lines += [f"| {b} | {100 * v:.1f}% |" for b, v in results["difficulty"].items()]
+        if "difficulty_mean" in results:
+            lines.append(f"| **bucket mean** | **{100 * results['difficulty_mean']:.1f}%** |")
+    if results.get("privileged"):
+        lines += ["", "_Privileged baseline: it reads object and goal positions from the simulator._"]
+    return "\n".join(lines) + "\n"
+
+
+def plot_success(results: dict[str, Any], path: str | Path) -> None:
+    """Horizontal bar chart of per-task success (Agg backend: no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(results["per_task"])
+    rates = [100 * results["per_task"][t]["success_rate"] for t in tasks]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(tasks) + 1.2))
+    ax.barh(range(len(tasks)), rates, color="tab:blue")
+    ax.set_yticks(range(len(tasks)), [t.removesuffix("-v3") for t in tasks], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("success (%)")
+    ax.axvline(100 * results["mean_success"], color="tab:red", ls="--", label=f"mean {100 * results['mean_success']:.1f}%")
+    ax.set_title(f"{results.get('policy', '')} on {results.get('suite', '')}", fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)

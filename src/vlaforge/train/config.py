@@ -1,0 +1,149 @@
+"""The training config: one typed dataclass for every family and stage.
+
+``TrainConfig`` is generic over the family config so ``tyro`` can parse overrides of
+any policy field (``--policy.chunk-size 30``) with the family's own types:
+``tyro.cli(TrainConfig[XVLAConfig], default=recipe())``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
+
+from vlaforge.core.config import PolicyConfig, from_dict
+from vlaforge.core.registry import get_family
+
+P = TypeVar("P", bound=PolicyConfig)
+
+
+@dataclass
+class DataConfig:
+    """Where samples come from. Observation history and chunk length come from the policy config."""
+
+    roots: tuple[str, ...] = ()
+    """LeRobot v3 dataset directories with actions."""
+    weights: tuple[float, ...] = ()
+    """Sampling weight per root (empty: proportional to each dataset's size)."""
+    action_free_roots: tuple[str, ...] = ()
+    """Video-only datasets (frames + text, no actions), for families whose paper uses them."""
+    action_free_weights: tuple[float, ...] = ()
+    """Sampling weight per action-free root, on the same scale as ``weights``."""
+    batch_size: int = 32
+    """Samples per micro-batch (an optimizer step sees ``batch_size * optim.grad_accum``)."""
+    num_workers: int = 0
+    """DataLoader worker processes (0 = load in the training process)."""
+    use_cache: bool = True
+    """Decode videos once into a frame cache next to the dataset."""
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warmup then cosine decay to ``min_lr_ratio * lr``."""
+
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = 0.01
+    eps: float = 1e-8
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1
+    """Final learning rate as a fraction of ``lr``."""
+    grad_clip: float = 1.0
+    """Max global grad norm (0 disables clipping)."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step."""
+
+
+@dataclass
+class EvalConfig:
+    """Periodic closed-loop evaluation during training (the sim runner, a few episodes)."""
+
+    suite: str = "mt10"
+    """Task suite or comma-separated task names for ``vlaforge.sim``."""
+    episodes_per_task: int = 2
+    seed_start: int = 10_000
+    max_steps: int = 500
+
+
+@dataclass
+class TrainConfig(Generic[P]):
+    """One run of one stage of one model. Stops at ``steps`` or ``time_budget_minutes``, whichever first."""
+
+    policy: P
+    """The family config (its registered dataclass); ``policy.create`` builds the model."""
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    steps: int | None = 1000
+    """Optimizer steps (None: run until the time budget is spent)."""
+    time_budget_minutes: float | None = None
+    """Wall-time cap on the training loop (checkpoint saves included, periodic evals excluded)."""
+    calibration_steps: int = 20
+    """With a time budget, the step rate over these steps fixes the cosine schedule's length."""
+    precision: Literal["bf16", "fp32"] = "bf16"
+    """'bf16' autocast (CPU or CUDA) or plain fp32."""
+    ema_decay: float | None = None
+    """Keep an exponential moving average of the weights; checkpoints then hold the EMA weights."""
+    seed: int = 0
+    stage: str | None = None
+    """Policy stage to train (see ``Policy.stages``); None = the first."""
+    init_from: str | None = None
+    """Checkpoint directory to initialise weights from (multi-stage recipes)."""
+    save_every: int = 1000
+    """Save a checkpoint every N steps (and always at the end)."""
+    keep_checkpoints: int = 2
+    """Keep the newest N ``step_*`` checkpoints (0 keeps all)."""
+    eval_every: int | None = None
+    """Closed-loop evaluation every N steps (None: never during training)."""
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    log_every: int = 10
+    out_dir: str = "runs/train"
+    num_threads: int = 2
+    """torch.set_num_threads; 2 is the sweet spot on a 2-core machine."""
+    device: str = "cpu"
+    resume: bool = False
+    """Continue from the newest checkpoint in ``out_dir`` (a fresh start if there is none)."""
+    progress: bool = True
+    """Show a progress bar."""
+    tensorboard: bool = True
+    """Also write TensorBoard scalars (metrics.jsonl is always written)."""
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.time_budget_minutes is None:
+            raise ValueError("TrainConfig needs `steps` or `time_budget_minutes` (or both); "
+                             "pass e.g. --steps 1000 or --time-budget-minutes 45")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.optim.grad_accum < 1:
+            raise ValueError(f"optim.grad_accum must be >= 1, got {self.optim.grad_accum}")
+        if self.data.weights and len(self.data.weights) != len(self.data.roots):
+            raise ValueError(f"data.weights has {len(self.data.weights)} entries for "
+                             f"{len(self.data.roots)} roots; give one weight per root or none")
+        if self.data.action_free_weights and len(self.data.action_free_weights) != len(self.data.action_free_roots):
+            raise ValueError("data.action_free_weights needs one weight per action-free root (or none)")
+
+    @property
+    def samples_per_step(self) -> int:
+        return self.data.batch_size * self.optim.grad_accum
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["family"] = self.policy.family
+        return d
+
+
+def train_config_from_dict(d: dict) -> TrainConfig:
+    """Inverse of ``TrainConfig.to_dict`` (the policy type comes from the stored family name)."""
+    d = dict(d)
+    family = d.pop("family")
+    policy = from_dict(get_family(family), d.pop("policy"))
+    rest = from_dict(_TrainConfigNoPolicy, {"policy": None, **d})
+    return TrainConfig(**{**{f.name: getattr(rest, f.name) for f in dataclasses.fields(TrainConfig)},
+                          "policy": policy})
+
+
+@dataclass
+class _TrainConfigNoPolicy(TrainConfig):
+    """Helper so ``from_dict`` can coerce the non-policy fields (the policy is built separately)."""
+
+    def __post_init__(self) -> None:  # validation runs on the real config
+        pass

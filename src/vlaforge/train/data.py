@@ -1,0 +1,138 @@
+"""Training data: a dataset (or a weighted mixture) -> an endless, resumable stream of batches.
+
+Resuming exactly needs the sample order to be a pure function of (seed, position):
+epoch ``e``'s order comes from ``dataset.epoch_indices(seed, e)`` (LeRobot datasets and
+mixtures define it; any other dataset gets a seeded permutation), and the stream is cut
+into batches, so after ``n`` consumed samples a loader started at ``n`` yields exactly
+what the old one would have. The loader never draws from the global RNG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from vlaforge.core.keys import ACTION, ACTION_IS_PAD, HAS_ACTION
+from vlaforge.embodiments import EmbodimentSpec
+
+
+@dataclass
+class TrainData:
+    """Everything the trainer needs from the data side. ``load_train_data`` builds it from a
+    ``DataConfig``; tests and custom pipelines can build it from any map-style dataset."""
+
+    dataset: Dataset
+    norm_stats: dict
+    """``{embodiment: {"observation.state": {...}, "action": {...}}}`` (``Normalizer``'s input)."""
+    embodiments: Sequence[EmbodimentSpec]
+    collate_fn: Callable[[list[dict]], dict] | None = None
+    """Used only for datasets without a vectorised ``get_batch``; default ``collate``."""
+    info: dict = field(default_factory=dict)
+    """What to record about the data (roots, sizes, weights ...)."""
+
+
+class StreamSampler(Sampler[list[int]]):
+    """Endless batches of indices, cut from the epoch-by-epoch order, starting at sample ``start``."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, start: int = 0) -> None:
+        self.n = len(dataset)
+        if self.n <= 0:
+            raise ValueError("the training dataset is empty; check data.roots and that the episodes are "
+                             "longer than the observation window")
+        self.order = getattr(dataset, "epoch_indices", None)
+        self.batch_size, self.seed, self.start = batch_size, seed, start
+
+    def epoch_indices(self, epoch: int) -> np.ndarray:
+        if self.order is not None:
+            return np.asarray(self.order(self.seed, epoch))
+        return np.random.default_rng([self.seed, epoch]).permutation(self.n)
+
+    def samples(self) -> Iterator[int]:
+        epoch, offset = divmod(self.start, self.n)
+        while True:
+            yield from self.epoch_indices(epoch)[offset:].tolist()
+            epoch, offset = epoch + 1, 0
+
+    def __iter__(self) -> Iterator[list[int]]:
+        stream = self.samples()
+        while True:
+            yield [next(stream) for _ in range(self.batch_size)]
+
+
+def make_loader(data: TrainData, batch_size: int, num_workers: int, seed: int, start: int) -> Iterator[dict]:
+    """An endless batch iterator beginning at sample ``start`` of the deterministic stream."""
+    ds = data.dataset
+    batches = StreamSampler(ds, batch_size, seed, start)
+    common = dict(num_workers=num_workers, persistent_workers=num_workers > 0, worker_init_fn=_worker_init,
+                  prefetch_factor=4 if num_workers > 0 else None,
+                  generator=torch.Generator().manual_seed(seed + start))  # never the global RNG
+    if hasattr(ds, "get_batch"):  # vectorised fetch: ds[list_of_indices] is a collated batch
+        loader = DataLoader(ds, batch_size=None, sampler=batches, collate_fn=_identity, **common)
+    else:
+        loader = DataLoader(ds, batch_sampler=batches, collate_fn=data.collate_fn or collate, **common)
+    return iter(loader)
+
+
+def _identity(batch: dict) -> dict:
+    return batch
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack tensors, list strings. Samples without ``action`` (action-free video) get zero
+    actions, ``action_is_pad`` all True and ``has_action`` False, so one batch can mix both."""
+    keys = list(dict.fromkeys(k for s in samples for k in s))
+    out: dict[str, Any] = {}
+    for k in keys:
+        ref = next(s[k] for s in samples if k in s)
+        vals = [s.get(k) for s in samples]
+        if torch.is_tensor(ref):
+            fill = True if k == ACTION_IS_PAD else 0
+            out[k] = torch.stack([v if v is not None else torch.full_like(ref, fill) for v in vals])
+        elif isinstance(ref, (bool, int, float)):
+            out[k] = torch.tensor(vals)
+        else:
+            out[k] = vals
+    if ACTION in out and HAS_ACTION not in out:
+        out[HAS_ACTION] = torch.tensor([ACTION in s for s in samples])
+    return out
+
+
+def load_train_data(cfg, policy_cfg) -> TrainData:
+    """Open the LeRobot datasets named in ``cfg`` (a ``DataConfig``) with the policy's windowing;
+    several roots become one weighted ``MixtureDataset``."""
+    from vlaforge.data.dataset import LeRobotDataset, MixtureDataset
+    from vlaforge.data.stats import merge_norm_stats, norm_stats_for
+    from vlaforge.embodiments import get_embodiment
+
+    if not cfg.roots:
+        raise ValueError("no training data: set data.roots (e.g. --data.roots data/mt10_64); "
+                         "collect some with `vlaforge collect metaworld ...`")
+    roots = list(cfg.roots) + list(cfg.action_free_roots)
+    datasets = [LeRobotDataset(r, n_obs_steps=policy_cfg.n_obs_steps, obs_stride=policy_cfg.obs_stride,
+                               chunk_size=policy_cfg.chunk_size, cameras=tuple(policy_cfg.cameras),
+                               use_cache=cfg.use_cache) for r in roots]
+    weights = _mixture_weights(cfg, datasets)
+    ds = datasets[0] if len(datasets) == 1 else MixtureDataset(datasets, weights)
+    stats = merge_norm_stats(*[norm_stats_for(d.meta) for d in datasets])
+    specs = [get_embodiment(name) for name in stats]
+    info = {"roots": roots, "sizes": [len(d) for d in datasets], "weights": weights,
+            "episodes": [d.meta.total_episodes for d in datasets], "fps": datasets[0].meta.fps}
+    return TrainData(ds, stats, specs, info=info)
+
+
+def _mixture_weights(cfg, datasets) -> list[float] | None:
+    """One weight per dataset; a side left unweighted gets weights proportional to its sizes."""
+    if not (cfg.weights or cfg.action_free_weights):
+        return None
+    n = len(cfg.roots)
+    w = list(cfg.weights) or [float(len(d)) for d in datasets[:n]]
+    wf = list(cfg.action_free_weights) or [float(len(d)) for d in datasets[n:]]
+    return w + wf

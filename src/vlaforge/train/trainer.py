@@ -1,0 +1,479 @@
+"""The one trainer: every family, every stage, policies and tokenizers alike.
+
+A "model" here is anything ``config.create(normalizer, embodiments)`` builds that has
+``forward(batch) -> (loss, logs)`` and ``param_groups(weight_decay)`` and can be saved by
+``vlaforge.core.checkpoint.save_checkpoint`` (``config``, ``normalizer``, ``embodiments``,
+``save_assets``). ``set_stage`` and ``on_train_step`` are used when present.
+
+Exact resume: a checkpoint stores weights, optimizer, scheduler (with the schedule's
+length), EMA, the python/numpy/torch RNG states and the number of samples consumed;
+the sampler's order is a pure function of (seed, position). So a run interrupted after
+k steps and resumed ends bitwise where an uninterrupted one does (CPU, fp32, no workers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_model
+
+from vlaforge.core.atomic import write_json
+from vlaforge.core.checkpoint import CheckpointError, check_checkpoint, load_train_state, save_checkpoint
+from vlaforge.data.normalize import Normalizer
+from vlaforge.train.config import TrainConfig
+from vlaforge.train.data import TrainData, load_train_data, make_loader
+from vlaforge.train.ema import EMA
+from vlaforge.train.optim import build_optimizer, build_scheduler
+from vlaforge.train.progress import MetricsLogger, Progress, plot_loss_curve
+
+Callback = Callable[["Trainer", dict], None]
+"""Called after every optimizer step with the step's metrics (``trainer.step`` is already advanced)."""
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    checkpoint: Path
+    step: int
+    train_seconds: float
+    final_loss: float | None
+    interrupted: bool
+    loss_curve: Path | None
+    summary: dict = field(default_factory=dict)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, data: TrainData | None = None, callbacks: Sequence[Callback] = ()) -> None:
+        self.cfg = cfg
+        self.data = data
+        self.callbacks = list(callbacks)
+        self.out = Path(cfg.out_dir)
+        self.step = 0
+        self.train_seconds = 0.0
+        self.budget: dict[str, Any] = {}
+        self._stop_reason: str | None = None
+
+    # ---- public -------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        cfg = self.cfg
+        _seed_everything(cfg.seed)
+        torch.set_num_threads(cfg.num_threads)
+        self.out.mkdir(parents=True, exist_ok=True)
+        resume_from = latest_checkpoint(self.out, strict=True) if cfg.resume else None
+        self._build(resume_from)
+        write_json(self.out / "config.json", {**cfg.to_dict(), "data_info": self.data.info})
+        if self._done():
+            print(f"[train] {self.out} already finished at step {self.step}; nothing to do")
+            return self._finish(save=False)
+        with self._signals():
+            self._loop()
+        return self._finish(save=True)
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """Stop after the current step, saving a checkpoint (used by the SIGINT handler)."""
+        self._stop_reason = reason
+
+    # ---- setup --------------------------------------------------------------
+    def _build(self, resume_from: Path | None) -> None:
+        cfg = self.cfg
+        self.data = self.data or load_train_data(cfg.data, cfg.policy)
+        normalizer = Normalizer(self.data.norm_stats, self.data.embodiments, cfg.policy.norm_mode)
+        self.model = cfg.policy.create(normalizer, list(self.data.embodiments))
+        self.stage = cfg.stage or getattr(self.model, "stages", ("train",))[0]
+        if hasattr(self.model, "set_stage"):
+            self.model.set_stage(self.stage)
+        elif cfg.stage is not None:
+            raise ValueError(f"{type(self.model).__name__} has no stages; drop --stage")
+        self.model.to(cfg.device).train()
+        if cfg.init_from and resume_from is None:
+            _init_weights(self.model, Path(cfg.init_from))
+        self.optimizer = build_optimizer(self.model, cfg.optim)
+        total = cfg.steps or 10**9  # a time budget fixes the real length after calibration
+        self.scheduler, self.schedule = build_scheduler(self.optimizer, cfg.optim, total)
+        ids = {id(p) for g in self.optimizer.param_groups for p in g["params"]}
+        self.ema = EMA(self.model, cfg.ema_decay, ids) if cfg.ema_decay else None
+        if cfg.time_budget_minutes is not None:
+            self.budget = {"time_budget_s": cfg.time_budget_minutes * 60.0, "calibrated": False}
+        if resume_from is not None:
+            self._restore(resume_from)
+        self.n_params = sum(p.numel() for p in self.model.parameters())
+        self.n_trainable = sum(p.numel() for g in self.optimizer.param_groups for p in g["params"])
+
+    def _restore(self, path: Path) -> None:
+        state = load_train_state(path)
+        if state.get("stage") != self.stage:
+            raise CheckpointError(f"{path} was saved in stage {state.get('stage')!r}, this run trains "
+                                  f"{self.stage!r}; use a fresh --out-dir or --init-from for a new stage")
+        if state["samples_per_step"] != self.cfg.samples_per_step:
+            raise CheckpointError(f"{path} was trained with {state['samples_per_step']} samples/step, this run "
+                                  f"uses {self.cfg.samples_per_step}; keep data.batch_size and optim.grad_accum")
+        _load_weights(self.model, path, state.get("live_params"))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.step, self.train_seconds = state["step"], state["train_seconds"]
+        self.budget = state.get("budget") or self.budget
+        if self.cfg.steps is not None:
+            self.schedule.total = min(self.schedule.total, self.cfg.steps) if self.budget else self.cfg.steps
+        _set_rng_state(state["rng"])
+        print(f"[train] resumed from {path} at step {self.step} ({self.train_seconds:.0f}s trained)")
+
+    # ---- loop ---------------------------------------------------------------
+    def _loop(self) -> None:
+        cfg = self.cfg
+        it = make_loader(self.data, cfg.data.batch_size, cfg.data.num_workers, cfg.seed,
+                         start=self.step * cfg.samples_per_step)
+        self.logger = MetricsLogger(self.out, cfg.tensorboard, start_step=self.step)
+        total = cfg.steps if not self.budget else (self.schedule.total if self.budget.get("calibrated") else None)
+        self.progress = Progress(total, self.step, cfg.progress, desc=f"train {self.stage}")
+        self._print_header()
+        session_start, self._last_saved = self.step, -1
+        window = _Window()
+        t_origin, eval_s = time.perf_counter() - self.train_seconds, 0.0
+        try:
+            while not self._done():
+                t0 = time.perf_counter()
+                metrics = self._train_step(it)
+                window.add(metrics, time.perf_counter() - t0, cfg.samples_per_step)
+                self.train_seconds = time.perf_counter() - t_origin - eval_s
+                self._calibrate(session_start, window)
+                self.progress.update(metrics["loss"], window.rate())
+                if self.step % cfg.log_every == 0:
+                    self.logger.log(self.step, {**window.flush(), "elapsed_s": self.train_seconds})
+                for cb in self.callbacks:
+                    cb(self, metrics)
+                if self.step % cfg.save_every == 0 or self._stop_reason:
+                    self.save()
+                if cfg.eval_every and self.step % cfg.eval_every == 0:
+                    eval_s += self._periodic_eval()
+                if self._stop_reason:
+                    break
+        finally:
+            self.progress.close()
+            self.logger.close()
+
+    def _train_step(self, it: Iterator[dict]) -> dict[str, float]:
+        cfg, model = self.cfg, self.model
+        if hasattr(model, "on_train_step"):
+            model.on_train_step(self.step)
+        accum = cfg.optim.grad_accum
+        loss_sum, logs_sum = 0.0, {}
+        for _ in range(accum):
+            batch = _to_device(next(it), cfg.device)
+            with self._autocast():
+                loss, logs = model(batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss.item()} at step {self.step}; lower optim.lr, "
+                                         "check the data's norm stats, or try --precision fp32")
+            (loss / accum).backward()
+            loss_sum += loss.item() / accum
+            for k, v in (logs or {}).items():
+                logs_sum[k] = logs_sum.get(k, 0.0) + float(v) / accum
+        grad_norm = self._clip()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update(model)
+        self.step += 1
+        return {"loss": loss_sum, "grad_norm": grad_norm, "lr": self._lr(), **logs_sum}
+
+    def _clip(self) -> float:
+        params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if not params:
+            return 0.0
+        max_norm = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else math.inf
+        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+
+    def _lr(self) -> float:
+        """The learning rate of the unscaled groups (lr_scale 1), i.e. the schedule's value."""
+        g = next((g for g in self.optimizer.param_groups if g.get("lr_scale", 1.0) == 1.0),
+                 self.optimizer.param_groups[0])
+        return g["lr"] / g.get("lr_scale", 1.0)
+
+    def _autocast(self):
+        if self.cfg.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.cfg.device).type, dtype=torch.bfloat16)
+
+    def _done(self) -> bool:
+        if self.cfg.steps is not None and self.step >= self.cfg.steps:
+            return True
+        return bool(self.budget) and self.train_seconds >= self.budget["time_budget_s"]
+
+    def _calibrate(self, session_start: int, window: "_Window") -> None:
+        """With a time budget, fix the cosine schedule's length from the measured step time."""
+        b = self.budget
+        if not b or b["calibrated"] or self.step - session_start < self.cfg.calibration_steps + 1:
+            return
+        sec_per_step = window.calib_seconds / max(window.calib_steps, 1)
+        remaining = b["time_budget_s"] - self.train_seconds
+        total = self.step + int(0.97 * remaining / sec_per_step)  # 3% slack for checkpoint saves
+        if self.cfg.steps is not None:
+            total = min(total, self.cfg.steps)
+        self.schedule.total = max(total, self.step + 1)
+        b.update(calibrated=True, at_step=self.step, sec_per_step=sec_per_step, schedule_total_steps=total)
+        self.progress.set_total(self.schedule.total)
+        self.progress.write(f"[train] time budget {b['time_budget_s'] / 60:.1f} min: {sec_per_step * 1e3:.0f} ms/step "
+                            f"over {window.calib_steps} steps -> cosine schedule over {total} steps")
+
+    # ---- checkpoints --------------------------------------------------------
+    def save(self) -> Path:
+        if self._last_saved == self.step:
+            return self.out / "checkpoints" / f"step_{self.step:06d}"
+        path = self.out / "checkpoints" / f"step_{self.step:06d}"
+        state = self._train_state()
+        with self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext():
+            save_checkpoint(path, self.model, self.cfg.to_dict(), state)
+        _point_last(path)
+        _prune(self.out / "checkpoints", self.cfg.keep_checkpoints)
+        self._last_saved = self.step
+        return path
+
+    def _train_state(self) -> dict[str, Any]:
+        live = None
+        if self.ema is not None:  # model.safetensors will hold the EMA weights; keep the live ones here
+            live = {n: p.detach().clone() for n, p in self.model.named_parameters() if n in self.ema.shadow}
+        return {"step": self.step, "stage": self.stage, "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
+                "live_params": live, "rng": _get_rng_state(), "train_seconds": self.train_seconds,
+                "samples_consumed": self.step * self.cfg.samples_per_step,
+                "samples_per_step": self.cfg.samples_per_step, "seed": self.cfg.seed, "budget": self.budget}
+
+    # ---- evaluation ---------------------------------------------------------
+    def _periodic_eval(self) -> float:
+        """Closed-loop evaluation with the sim runner; training RNG and time are left untouched."""
+        from vlaforge.train.evaluate import evaluate_during_training
+
+        t0 = time.perf_counter()
+        with _rng_preserved(), (self.ema.applied(self.model) if self.ema else contextlib.nullcontext()):
+            self.model.eval()
+            try:
+                metrics = evaluate_during_training(self.model, self.cfg.eval, self.out / "evals" / f"step_{self.step:06d}")
+            finally:
+                self.model.train()
+        self.logger.log(self.step, metrics)
+        self.progress.write(f"[train] step {self.step} eval: " + ", ".join(f"{k}={v:.3f}" for k, v in metrics.items()))
+        return time.perf_counter() - t0
+
+    # ---- the end ------------------------------------------------------------
+    def _finish(self, save: bool) -> TrainResult:
+        interrupted = self._stop_reason is not None and not self._done()
+        ckpt = self.save() if save else last_checkpoint(self.out)
+        curve = plot_loss_curve(self.out / "metrics.jsonl", self.out / "loss_curve.png",
+                                title=f"{self.cfg.policy.family} {self.stage} loss")
+        summary = self._summary(ckpt, interrupted)
+        write_json(self.out / "train_summary.json", summary)
+        if interrupted:
+            print(f"[train] stopped ({self._stop_reason}) at step {self.step}; checkpoint {ckpt}. "
+                  f"Continue with the same command plus --resume")
+        return TrainResult(self.out, ckpt, self.step, self.train_seconds, summary["final_loss"],
+                           interrupted, curve, summary)
+
+    def _summary(self, ckpt: Path, interrupted: bool) -> dict:
+        from vlaforge.train.progress import read_metrics
+
+        rows = [r for r in read_metrics(self.out / "metrics.jsonl") if "loss" in r]
+        return {"family": self.cfg.policy.family, "stage": self.stage, "steps": self.step,
+                "train_seconds": round(self.train_seconds, 1), "samples_per_step": self.cfg.samples_per_step,
+                "samples_per_s": round(self.step * self.cfg.samples_per_step / max(self.train_seconds, 1e-9), 1),
+                "final_loss": rows[-1]["loss"] if rows else None, "checkpoint": str(ckpt),
+                "interrupted": interrupted, "budget": self.budget, "n_params": self.n_params,
+                "n_trainable": self.n_trainable, "precision": self.cfg.precision, "seed": self.cfg.seed}
+
+    def _print_header(self) -> None:
+        cfg, d = self.cfg, self.data.info
+        limit = [f"{cfg.steps} steps"] if cfg.steps else []
+        limit += [f"{cfg.time_budget_minutes:g} min"] if cfg.time_budget_minutes else []
+        self.progress.write(f"[train] {cfg.policy.family}/{cfg.policy.preset} stage={self.stage} "
+                            f"params={self.n_params / 1e6:.2f}M (trainable {self.n_trainable / 1e6:.2f}M) "
+                            f"data={d.get('sizes')} samples batch={cfg.samples_per_step} "
+                            f"{cfg.precision} threads={cfg.num_threads} stop at {' or '.join(limit)} -> {self.out}")
+
+    @contextlib.contextmanager
+    def _signals(self):
+        """SIGINT/SIGTERM: finish the step, save, exit cleanly. A second SIGINT aborts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self._stop_reason is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.request_stop(signal.Signals(signum).name)
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+class _Window:
+    """Running sums between two log lines, plus the step-time measurement for calibration."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.n = 0
+        self.samples, self.seconds = 0, 0.0
+        self.rate_ema: float | None = None
+        self.calib_steps, self.calib_seconds, self._seen = 0, 0.0, 0
+
+    def add(self, metrics: dict[str, float], seconds: float, samples: int) -> None:
+        for k, v in metrics.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.n += 1
+        self.samples += samples
+        self.seconds += seconds
+        r = samples / max(seconds, 1e-9)
+        self.rate_ema = r if self.rate_ema is None else 0.9 * self.rate_ema + 0.1 * r
+        self._seen += 1
+        if self._seen > 1:  # the first step of a session pays for lazy init and worker start-up
+            self.calib_steps += 1
+            self.calib_seconds += seconds
+
+    def rate(self) -> float:
+        return self.rate_ema or 0.0
+
+    def flush(self) -> dict[str, float]:
+        out = {k: v / self.n for k, v in self.sums.items()}
+        out["samples_per_s"] = self.samples / max(self.seconds, 1e-9)
+        self.sums, self.n, self.samples, self.seconds = {}, 0, 0, 0.0
+        return out
+
+
+# ---- checkpoint directory helpers ---------------------------------------------
+
+def latest_checkpoint(out_dir: str | Path, strict: bool = False) -> Path | None:
+    """Newest complete ``step_*`` checkpoint with a train state under ``out_dir/checkpoints``.
+
+    Broken ones are skipped with a warning; with ``strict``, finding checkpoints of which
+    none is usable is an error rather than a silent fresh start."""
+    root = Path(out_dir) / "checkpoints"
+    candidates = sorted(root.glob("step_*"), key=lambda q: q.name, reverse=True) if root.is_dir() else []
+    problems = []
+    for p in candidates:
+        try:
+            check_checkpoint(p)
+            if not (p / "train_state.pt").is_file():
+                raise CheckpointError(f"{p} has no train_state.pt (a weights-only checkpoint cannot resume)")
+            return p
+        except CheckpointError as e:
+            problems.append(str(e))
+            print(f"[train] skipping {p.name}: {e}")
+    if strict and problems:
+        raise CheckpointError(f"no usable checkpoint in {root} to resume from: " + " | ".join(problems))
+    return None
+
+
+def _point_last(path: Path) -> None:
+    """Atomically repoint ``checkpoints/last`` at ``path`` (a relative symlink)."""
+    link = path.parent / "last"
+    tmp = path.parent / ".last.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(path.name, tmp)
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)
+    os.replace(tmp, link)
+
+
+def last_checkpoint(out_dir: str | Path) -> Path:
+    """The checkpoint ``checkpoints/last`` points at (the newest complete one if the link is missing)."""
+    out_dir = Path(out_dir)
+    link = out_dir / "checkpoints" / "last"
+    return link.resolve() if link.exists() else (latest_checkpoint(out_dir) or link)
+
+
+def _prune(root: Path, keep: int) -> None:
+    if keep <= 0:
+        return
+    last = (root / "last").resolve() if (root / "last").exists() else None
+    steps = sorted(root.glob("step_*"), key=lambda q: q.name)
+    for p in steps[:-keep]:
+        if p.resolve() != last:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _load_weights(model: torch.nn.Module, path: Path, live: dict | None) -> None:
+    missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"weights in {path} do not match the model: missing {missing[:5]}, "
+                              f"unexpected {unexpected[:5]}")
+    if live:
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for n, v in live.items():
+                params[n].copy_(v)
+
+
+def _init_weights(model: torch.nn.Module, path: Path) -> None:
+    """Start from another run's weights (an earlier stage): matching names load, the rest stay fresh."""
+    check_checkpoint(path)
+    missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
+    n_total = len(model.state_dict())
+    if len(missing) >= n_total:
+        raise CheckpointError(f"--init-from {path}: no weight name matches this model; is it the same family?")
+    print(f"[train] initialised from {path}: {n_total - len(missing)}/{n_total} tensors loaded"
+          + (f", {len(missing)} fresh (e.g. {missing[:3]})" if missing else "")
+          + (f", {len(unexpected)} ignored (e.g. {unexpected[:3]})" if unexpected else ""))
+
+
+# ---- RNG and device helpers ------------------------------------------------------
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _get_rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextlib.contextmanager
+def _rng_preserved():
+    state = _get_rng_state()
+    try:
+        yield
+    finally:
+        _set_rng_state(state)
+
+
+def _to_device(batch: dict, device: str) -> dict:
+    if device == "cpu":
+        return batch
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def train(cfg: TrainConfig, data: TrainData | None = None, callbacks: Sequence[Callback] = ()) -> TrainResult:
+    """Train one stage as ``cfg`` says; see ``Trainer``."""
+    return Trainer(cfg, data, callbacks).fit()
+
+
+__all__ = ["Trainer", "TrainResult", "train", "latest_checkpoint", "last_checkpoint"]

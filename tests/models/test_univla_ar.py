@@ -1,0 +1,213 @@
+"""UniVLA unified-AR: losses per stage, loss masking, constrained + KV-cached decoding,
+decode-failure fallback, checkpoint round trip with FAST/VQ assets, the paper-size count."""
+
+import numpy as np
+import pytest
+import torch
+
+from vlaforge.core.checkpoint import load_policy, save_checkpoint
+from vlaforge.data.normalize import Normalizer
+from vlaforge.embodiments import get_embodiment
+from vlaforge.models.univla_ar.config import UniVLAARConfig, paper, tiny
+from vlaforge.tokenizers.fast import FASTConfig, FASTTokenizer
+from vlaforge.tokenizers.image_vq import ImageVQConfig
+
+SPEC = get_embodiment("metaworld_sawyer")
+STATS = {SPEC.name: {k: {"mean": [0.0] * 4, "std": [1.0] * 4, "q01": [-1.0] * 4, "q99": [1.0] * 4}
+                     for k in ("observation.state", "action")}}
+CAMS = ("corner2", "gripperPOV")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+
+
+def small_config(**kw) -> UniVLAARConfig:
+    base = dict(dim=64, depth=2, heads=4, text_encoder="hash", text_vocab=300, fast_vocab=256,
+                vq=ImageVQConfig(channels=(16, 32, 32), latent_dim=16, codebook_size=64, codebook_dim=4))
+    base.update(kw)
+    return tiny(**base)
+
+
+@pytest.fixture(scope="module")
+def fast() -> FASTTokenizer:
+    rng = np.random.default_rng(0)
+    chunks = np.clip(rng.normal(0, 0.1, (400, 10, 4)).cumsum(axis=1), -1, 1)
+    return FASTTokenizer(FASTConfig(vocab_size=256)).fit(chunks)
+
+
+def make_policy(fast, **kw):
+    cfg = small_config(**kw)
+    pol = cfg.create(Normalizer(STATS, [SPEC], cfg.norm_mode), [SPEC])
+    pol.set_fast(fast)
+    return pol
+
+
+def make_batch(b=3, t=2, has_action=(True, True, False)):
+    batch = {f"observation.images.{c}": torch.randint(0, 256, (b, t, 3, 64, 64), dtype=torch.uint8) for c in CAMS}
+    batch.update({"observation.state": torch.randn(b, t, 4),
+                  "action": (torch.rand(b, 10, 4) * 0.4 - 0.2).cumsum(1).clamp(-1, 1),
+                  "action_is_pad": torch.zeros(b, 10, dtype=torch.bool),
+                  "observation.is_pad": torch.zeros(b, t, dtype=torch.bool),
+                  "task": ["reach the goal", "push the puck", "pick place"][:b],
+                  "embodiment": [SPEC.name] * b, "has_action": torch.tensor(has_action[:b])})
+    return batch
+
+
+def obs_of(batch):
+    keep = {k: v for k, v in batch.items() if k.startswith("observation.images")}
+    return {**keep, "task": batch["task"], "embodiment": batch["embodiment"]}
+
+
+def test_loss_shapes_both_stages(fast):
+    pol = make_policy(fast)
+    batch = make_batch()
+    for stage, key in (("world_model", "ce_image"), ("policy", "ce_action")):
+        pol.set_stage(stage)
+        loss, logs = pol(batch)
+        assert loss.dim() == 0 and torch.isfinite(loss) and key in logs
+        loss.backward()
+        assert pol.decoder.blocks[0].attn.qkv.weight.grad is not None
+        assert all(p.grad is None for n, p in pol.named_parameters() if n.startswith("vq."))  # frozen
+        pol.zero_grad()
+    pol.set_stage("vq")
+    loss, logs = pol(batch)
+    assert "psnr" in logs
+    assert not any(p.requires_grad for n, p in pol.named_parameters() if not n.startswith("vq."))
+
+
+def test_loss_masking_image_only_vs_action_only(fast):
+    pol = make_policy(fast)
+    c = pol.config
+    batch = make_batch(t=3)
+    batch["observation.is_pad"][0, 0] = True
+    per_frame = 2 * c.tokens_per_view + 2
+
+    pol.set_stage("world_model")
+    ids, tgt = pol._training_sequence(batch)
+    sup = tgt[tgt != -100]
+    assert ((sup >= c.image_offset) & (sup < c.image_offset + c.codebook_size)).all()  # image tokens only
+    assert (tgt[:, :per_frame] == -100).all()  # the first frame is context
+    assert (tgt[0, per_frame:] != -100).sum() == 2 * 2 * c.tokens_per_view  # frames 2, 3 of sample 0
+    assert ids.shape[1] == 3 * per_frame  # no action block in the world model
+
+    pol.set_stage("policy")
+    ids, tgt = pol._training_sequence(batch)
+    sup = tgt[tgt != -100]
+    assert ((sup >= c.fast_offset) & (sup < c.text_vocab) | (sup == c.special["eoa"])).all()  # actions only
+    assert (tgt[:, :3 * per_frame] == -100).all()
+    assert (tgt[2] == -100).all()  # the action-free sample adds nothing
+    assert (tgt[:2] == c.special["eoa"]).sum() == 2
+    assert (ids[:, 3 * per_frame] == c.special["boa"]).all()
+
+
+def test_action_free_batch_in_policy_stage_gives_zero_loss(fast):
+    pol = make_policy(fast)
+    pol.set_stage("policy")
+    loss, logs = pol(make_batch(has_action=(False, False, False)))
+    assert loss.item() == 0.0 and loss.requires_grad and logs["n_targets"] == 0
+    pol.set_stage("world_model")  # the same video trains the world model
+    loss, _ = pol(make_batch(has_action=(False, False, False)))
+    assert float(loss) > 0
+
+
+def test_constrained_decoding_emits_only_action_ids(fast):
+    pol = make_policy(fast, max_action_tokens=12).eval()
+    c = pol.config
+    ids = pol._prompt(obs_of(make_batch()))
+    gen = pol.generate(["a", "b", "c"], ids, pol.allowed_ids("action"), 12, stop_id=c.special["eoa"])
+    real = gen[gen != c.special["pad"]]
+    assert (((real >= c.fast_offset) & (real < c.text_vocab)) | (real == c.special["eoa"])).all()
+    img = pol.generate(["a", "b", "c"], ids, pol.allowed_ids("image"), 5)
+    assert ((img >= c.image_offset) & (img < c.image_offset + c.codebook_size)).all()
+
+
+def test_kv_cached_decoding_equals_uncached(fast):
+    pol = make_policy(fast).eval()
+    ids = pol._prompt(obs_of(make_batch()))
+    for kind, n in (("action", 10), ("image", 2 * pol.config.tokens_per_view)):
+        allowed = pol.allowed_ids(kind)
+        a = pol.generate(["x", "y", "z"], ids, allowed, n, use_cache=True)
+        b = pol.generate(["x", "y", "z"], ids, allowed, n, use_cache=False)
+        assert torch.equal(a, b)
+    fut = pol.predict_future(obs_of(make_batch()))
+    assert fut["future.images.corner2"].shape == (3, 1, 3, 64, 64)
+    assert fut["future.codes"].shape == (3, 2, 8, 8)
+
+
+def test_decode_failure_is_flagged_with_fallback(fast, monkeypatch, caplog):
+    pol = make_policy(fast, decode_fallback="repeat_last").eval()
+    c = pol.config
+    good = np.clip(np.linspace(-0.5, 0.5, 40).reshape(10, 4), -1, 1)
+    valid = [c.fast_offset + i for i in fast.encode(good)] + [c.special["eoa"]]
+    outputs = iter([torch.tensor([valid]), torch.tensor([valid[:1] + [c.special["eoa"]]]),
+                    torch.tensor([[c.fast_offset] * c.max_action_tokens])])
+    monkeypatch.setattr(pol, "generate", lambda *a, **k: next(outputs))
+    obs = obs_of(make_batch(b=1))
+    first = pol.predict_action_chunk(obs)
+    assert pol.last_decode_ok.tolist() == [True] and pol.decode_failures == 0
+    assert torch.allclose(first[0], torch.as_tensor(good, dtype=torch.float32), atol=0.5 / 10 * np.sqrt(10))
+    second = pol.predict_action_chunk(obs)  # too few symbols -> repeat the previous chunk
+    assert pol.last_decode_ok.tolist() == [False] and pol.decode_failures == 1
+    assert torch.equal(second, first)
+    assert "failed to decode" in caplog.text
+    pol.reset()
+    third = pol.predict_action_chunk(obs)  # no eoa and no previous chunk -> zeros, flagged
+    assert pol.decode_failures == 2 and torch.count_nonzero(third) == 0
+
+
+def test_select_action_closed_loop(fast):
+    pol = make_policy(fast, max_action_tokens=8).eval()
+    pol.reset()
+    step = {f"observation.images.{c}": torch.randint(0, 256, (1, 3, 64, 64), dtype=torch.uint8) for c in CAMS}
+    step.update({"observation.state": torch.zeros(1, 4), "task": "reach", "embodiment": SPEC.name})
+    actions = [pol.select_action(step) for _ in range(pol.config.n_action_steps + 1)]
+    assert all(a.shape == (1, 4) for a in actions)
+    assert pol.decode_calls == 2  # re-planned after n_action_steps
+
+
+def test_checkpoint_round_trip_with_assets(fast, tmp_path):
+    pol = make_policy(fast)
+    pol.set_stage("vq")
+    pol(make_batch())  # touch the VQ codebook so it differs from a fresh init
+    pol.set_stage("policy")
+    pol.eval()
+    path = save_checkpoint(tmp_path / "ckpt", pol)
+    assert (path / "assets" / "fast" / "fast_tokenizer.json").is_file()
+    assert (path / "assets" / "vq" / "vq_config.json").is_file()
+    again = load_policy(path)
+    assert again.fast is not None and again.fast.config == fast.config
+    batch = make_batch()
+    again.set_stage("policy")
+    torch.manual_seed(1)
+    l1, _ = pol(batch)
+    l2, _ = again(batch)
+    assert torch.allclose(l1, l2)
+    obs = obs_of(batch)
+    assert torch.equal(pol._prompt(obs), again._prompt(obs))
+    assert torch.allclose(pol.predict_action_chunk(obs), again.predict_action_chunk(obs))
+
+
+def test_missing_or_mismatched_fast_is_a_clear_error(fast):
+    cfg = small_config()
+    pol = cfg.create(Normalizer(STATS, [SPEC], cfg.norm_mode), [SPEC])
+    with pytest.raises(RuntimeError, match="fit-fast"):
+        pol(make_batch())
+    other = FASTTokenizer(FASTConfig(vocab_size=256)).fit(np.zeros((4, 5, 4)) + np.arange(5)[None, :, None] / 10)
+    with pytest.raises(ValueError, match="--chunk 10"):
+        pol.set_fast(other)
+    with pytest.raises(ValueError, match="fast_vocab"):
+        small_config(text_vocab=100, fast_vocab=256)
+
+
+def test_paper_preset_count_on_meta_device():
+    cfg = paper(text_encoder="hash")
+    assert cfg.vocab_size == 184622
+    with torch.device("meta"):
+        pol = cfg.create(Normalizer({SPEC.name: {}}, [SPEC], cfg.norm_mode), [SPEC])
+    n = sum(p.numel() for name, p in pol.named_parameters() if not name.startswith(("vq.", "text_proj")))
+    assert abs(n - 8.5e9) / 8.5e9 < 0.10, n
+    attn = pol.decoder.blocks[0].attn
+    assert attn.kv_heads == 8 and attn.heads == 32

@@ -1,0 +1,95 @@
+"""The shared transformer: masks, KV-cache decoding equals a causal full pass, rotary embedding."""
+
+import pytest
+import torch
+
+from vlaforge.nn.transformer import (
+    Attention, KVCache, Transformer, block_mask, causal_mask, padding_mask, rope_tables,
+)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_masks_shapes_and_values():
+    assert torch.equal(causal_mask(3), torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool))
+    ids = torch.tensor([0, 0, 1, 2, 2])
+    m = block_mask(ids)
+    assert m.shape == (5, 5)
+    assert m[0, 1] and m[1, 0]            # bidirectional inside a block
+    assert m[3, 0] and not m[0, 3]        # later blocks see earlier ones, never the reverse
+    assert m[3, 4] and m[4, 3]
+    diag = block_mask(ids, causal_blocks=False)
+    assert not diag[3, 0] and diag[3, 4]
+    assert block_mask(ids.expand(2, -1)).shape == (2, 1, 5, 5)
+    pad = padding_mask(torch.tensor([[False, False, True]]), causal_mask(3))
+    assert pad.shape == (1, 1, 3, 3) and not pad[0, 0, 2, 2] and pad[0, 0, 1, 0]
+
+
+def test_full_attention_is_permutation_equivariant():
+    net = Transformer(32, depth=2, heads=4).eval()
+    x = torch.randn(2, 6, 32)
+    perm = torch.randperm(6)
+    assert torch.allclose(net(x)[:, perm], net(x[:, perm]), atol=1e-5)
+
+
+def test_kv_cache_decoding_matches_causal_pass():
+    net = Transformer(32, depth=3, heads=4).eval()
+    x = torch.randn(2, 7, 32)
+    full = net(x, mask=causal_mask(7))
+    cache = KVCache()
+    first = net(x[:, :4], kv_cache=cache)          # prefill: causal by default with a cache
+    assert cache.length == 4
+    steps = [net(x[:, i:i + 1], kv_cache=cache) for i in range(4, 7)]
+    assert cache.length == 7
+    assert torch.allclose(torch.cat([first, *steps], 1), full, atol=1e-5)
+
+
+def test_kv_cache_chunk_after_prefix_and_readonly():
+    net = Transformer(16, depth=2, heads=2).eval()
+    x = torch.randn(1, 6, 16)
+    full = net(x, mask=causal_mask(6))
+    cache = KVCache()
+    net(x[:, :2], kv_cache=cache)
+    cache.append = False
+    out = net(x[:, 2:], kv_cache=cache)            # 4 new tokens: cached + causal among themselves
+    assert cache.length == 2                       # read-only: the cache did not grow
+    assert torch.allclose(out, full[:, 2:], atol=1e-5)
+    cache.append = True
+    net(x[:, 2:], kv_cache=cache)
+    cache.crop(3)
+    assert cache.length == 3
+
+
+def test_rope_with_cache_matches_full():
+    attn = Attention(16, 2).eval()
+    x = torch.randn(1, 5, 16)
+    pos = torch.arange(5)
+    full = attn(x, mask=causal_mask(5), rope=rope_tables(pos, 8))
+    cache = KVCache()
+    a = attn(x[:, :3], kv_cache=cache, rope=rope_tables(pos[:3], 8))
+    b = attn(x[:, 3:], kv_cache=cache, rope=rope_tables(pos[3:], 8))
+    assert torch.allclose(torch.cat([a, b], 1), full, atol=1e-5)
+
+
+def test_bad_mask_is_a_clear_error():
+    attn = Attention(16, 2)
+    with pytest.raises(ValueError, match="does not fit"):
+        attn(torch.randn(1, 4, 16), mask=causal_mask(3))
+    with pytest.raises(TypeError, match="bool"):
+        attn(torch.randn(1, 3, 16), mask=causal_mask(3).float())
+    with pytest.raises(ValueError, match="divisible"):
+        Attention(10, 3)
+
+
+def test_padded_keys_do_not_change_real_outputs():
+    net = Transformer(16, depth=2, heads=2).eval()
+    x = torch.randn(1, 5, 16)
+    is_pad = torch.tensor([[False, False, False, True, True]])
+    y1 = net(x, mask=padding_mask(is_pad))
+    x2 = x.clone()
+    x2[:, 3:] = torch.randn(1, 2, 16) * 10
+    y2 = net(x2, mask=padding_mask(is_pad))
+    assert torch.allclose(y1[:, :3], y2[:, :3], atol=1e-5)

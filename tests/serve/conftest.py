@@ -1,0 +1,43 @@
+"""Shared fixtures: a tiny dummy checkpoint and a server on a free loopback port."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))  # serve_dummy, for every test module here
+
+from serve_dummy import make_checkpoint  # noqa: E402
+
+from vlaforge.serve.server import ServerConfig, load_server  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("serve") / "ckpt")
+
+
+@pytest.fixture
+def start_server():
+    """``start_server(ckpt, **ServerConfig fields)`` -> a running server, stopped after the test."""
+    servers = []
+
+    def start(path: Path, overrides: dict | None = None, **cfg):
+        srv = load_server(path, overrides, config=ServerConfig(port=0, **cfg)).start()
+        servers.append(srv)
+        return srv
+
+    yield start
+    for s in servers:
+        s.stop()

@@ -1,0 +1,50 @@
+"""The X-VLA tiny preset served end to end: a real family, deterministic sampling through the server."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from serve_dummy import fake_stats, make_obs, to_batch_obs
+
+from vlaforge.core.checkpoint import load_policy, save_checkpoint
+from vlaforge.data.normalize import Normalizer
+from vlaforge.embodiments import get_embodiment
+from vlaforge.serve.client import WebsocketClientPolicy
+from vlaforge.serve.remote import RemotePolicy
+
+xvla = pytest.importorskip("vlaforge.models.xvla")
+SAWYER = get_embodiment("metaworld_sawyer")
+
+
+@pytest.fixture(scope="module")
+def xvla_ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = xvla.XVLAConfig.from_preset("tiny", text_encoder="hash", chunk_size=8, n_action_steps=4)
+    policy = cfg.create(Normalizer(fake_stats(), [SAWYER], cfg.norm_mode), [SAWYER])
+    return save_checkpoint(tmp_path_factory.mktemp("xvla") / "ckpt", policy)
+
+
+def test_xvla_remote_matches_in_process(xvla_ckpt, start_server):
+    srv = start_server(xvla_ckpt, batch_max=4, batch_wait_ms=1)
+    local, remote = load_policy(xvla_ckpt), RemotePolicy(srv.url)
+    seq = [to_batch_obs(make_obs(np.random.default_rng(t), size=(64, 64))) for t in range(6)]
+    g_local, g_remote = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    local.reset()
+    remote.reset()
+    for o in seq:
+        want = torch.from_numpy(SAWYER.clip_action(local.select_action(o, generator=g_local).numpy()))
+        torch.testing.assert_close(remote.select_action(o, generator=g_remote), want, atol=1e-6, rtol=0)
+    remote.close()
+
+
+def test_xvla_openpi_keys_and_bad_image_size(xvla_ckpt, start_server):
+    srv = start_server(xvla_ckpt)
+    with WebsocketClientPolicy(srv.url) as client:
+        meta = client.get_server_metadata()
+        assert meta["family"] == "xvla" and meta["chunk_size"] == 8
+        out = client.infer(make_obs(np.random.default_rng(0), size=(64, 64)))
+        assert out["actions"].shape == (8, 4) and np.isfinite(out["actions"]).all()
+        assert np.abs(out["actions"]).max() <= 1.0
+        with pytest.raises(Exception, match=r"\(64, 64, 3\).*\(16, 16, 3\)"):
+            client.infer(make_obs(np.random.default_rng(0), size=(16, 16)))
