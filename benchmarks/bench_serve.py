@@ -172,6 +172,33 @@ def run_clients(url: str, n_clients: int, n_requests: int, warmup: int = 2) -> d
             "mean_batch_size": round(float(np.mean(batch_sizes)), 2), "errors": errors}
 
 
+def in_process_baseline(ckpt: Path, threads: int, batch_sizes=(1, 8), calls: int = 5) -> dict:
+    """predict_action_chunk called directly (no server): the model's own cost, to separate out overhead."""
+    import torch
+
+    from vlaforge.core.checkpoint import load_policy
+    from vlaforge.core.keys import EMBODIMENT, IMAGE_PREFIX, STATE, TASK
+
+    torch.set_num_threads(threads)
+    policy = load_policy(ckpt)
+    (h, w), spec = policy.config.image_size, next(iter(policy.embodiments.values()))
+    out = {}
+    for b in batch_sizes:
+        obs = {IMAGE_PREFIX + c: torch.randint(0, 256, (b, policy.config.n_obs_steps, 3, h, w), dtype=torch.uint8)
+               for c in policy.config.cameras}
+        obs.update({STATE: torch.randn(b, policy.config.n_obs_steps, spec.state_dim), TASK: ["push"] * b,
+                    EMBODIMENT: [spec.name] * b})
+        times = []
+        for i in range(calls + 1):
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                policy.predict_action_chunk(obs)
+            if i:  # the first call warms up
+                times.append((time.perf_counter() - t0) * 1000)
+        out[f"batch_{b}_ms"] = round(float(np.median(times)), 2)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", type=Path)
@@ -188,6 +215,8 @@ def main() -> None:
         ckpt, what = (args.checkpoint, f"checkpoint {args.checkpoint}") if args.checkpoint else \
             default_checkpoint(Path(tmp), args.family)
         print(f"policy: {what}", flush=True)
+        baseline = in_process_baseline(ckpt, args.threads)
+        print(f"in-process predict_action_chunk (median): {baseline}", flush=True)
         runs = []
         for bmax in args.batch_max:
             port = free_port()
@@ -205,7 +234,8 @@ def main() -> None:
                 stop_server(proc)
     result = {"benchmark": "serve_latency", "date": datetime.date.today().isoformat(),
               "machine": f"{os.cpu_count()}-core CPU ({platform.machine()}), no GPU, shared with other jobs",
-              "policy": what, "server_threads": args.threads, "batch_wait_ms": args.batch_wait_ms,
+              "policy": what, "server_threads": args.threads,
+              "in_process_predict_ms": baseline, "batch_wait_ms": args.batch_wait_ms,
               "requests_per_client": args.requests, "transport": "websocket over loopback (127.0.0.1)",
               "command": " ".join([Path(sys.executable).name, *sys.argv]), "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -110,7 +110,7 @@ def test_action_free_batch_in_policy_stage_gives_zero_loss(fast):
     assert loss.item() == 0.0 and loss.requires_grad and logs["n_targets"] == 0
     pol.set_stage("world_model")  # the same video trains the world model
     loss, _ = pol(make_batch(has_action=(False, False, False)))
-    assert float(loss) > 0
+    assert loss.item() > 0
 
 
 def test_constrained_decoding_emits_only_action_ids(fast):
@@ -211,3 +211,75 @@ def test_paper_preset_count_on_meta_device():
     assert abs(n - 8.5e9) / 8.5e9 < 0.10, n
     attn = pol.decoder.blocks[0].attn
     assert attn.kv_heads == 8 and attn.heads == 32
+
+
+def test_code_cache_matches_fresh_encoding_and_clears_on_new_weights(fast):
+    pol = make_policy(fast)
+    pol.set_stage("world_model")
+    imgs = make_batch()["observation.images.corner2"]
+    first = pol.image_codes(imgs)
+    assert pol._codes.misses == imgs.shape[0] * imgs.shape[1]
+    again = pol.image_codes(imgs)
+    assert torch.equal(first, again) and pol._codes.hits == imgs.shape[0] * imgs.shape[1]
+    fresh = pol.vq.encode(imgs.flatten(0, 1)).view(imgs.shape[0], imgs.shape[1], -1)
+    assert torch.equal(first, fresh)
+    pol.load_state_dict(pol.state_dict())
+    assert len(pol._codes._d) == 0
+
+
+# ---- the whole pipeline on a tiny dataset: fit-fast CLI, vq -> world_model -> policy, extract-vq CLI ----
+
+def _write_dataset(root, actions=True, n_eps=3, t=24):
+    from vlaforge.data.lerobot import LeRobotDatasetWriter
+
+    w = LeRobotDatasetWriter(root, fps=80, robot_type=SPEC.name, cameras=CAMS, image_size=(64, 64),
+                             overwrite=True)
+    yy, xx = np.mgrid[0:64, 0:64].astype(np.float32)
+    for e in range(n_eps):
+        rng = np.random.default_rng(e)
+        k = np.arange(t, dtype=np.float32)[:, None, None]
+        img = np.stack([128 + 100 * np.sin(xx / 9 + k / 5 + e), np.broadcast_to(yy * 3, (t, 64, 64)),
+                        128 + 90 * np.cos((xx + yy) / 11 - k / 7)], -1).clip(0, 255).astype(np.uint8)
+        ep = {f"observation.images.{c}": img for c in CAMS}
+        if actions:
+            ep["observation.state"] = rng.normal(size=(t, 4)).astype(np.float32)
+            ep["action"] = np.clip(rng.normal(0, 0.2, (t, 4)).cumsum(0), -1, 1).astype(np.float32)
+        w.add_episode(ep, task=f"task number {e % 2}")
+    w.finalize()
+    return root
+
+
+def test_pipeline_cli_and_trainer_stages(tmp_path):
+    from vlaforge.cli.tokenizer import main as tokenizer_main
+    from vlaforge.train.config import DataConfig, OptimConfig, TrainConfig
+    from vlaforge.train.trainer import train
+
+    data = str(_write_dataset(tmp_path / "ds"))
+    video = str(_write_dataset(tmp_path / "video", actions=False))
+    assert tokenizer_main(["fit-fast", "--dataset", data, "--chunk", "10", "--vocab", "256",
+                           "--out", str(tmp_path / "fast")]) == 0
+    assert (tmp_path / "fast" / "fast_tokenizer.json").is_file()
+
+    def run(stage, roots, init_from=None, **policy_kw):
+        policy = small_config(fast_path=str(tmp_path / "fast"), **policy_kw)
+        cfg = TrainConfig(policy=policy, stage=stage, init_from=init_from, steps=2, precision="fp32",
+                          data=DataConfig(roots=roots, batch_size=2, num_workers=0),
+                          optim=OptimConfig(warmup_steps=1), out_dir=str(tmp_path / stage), progress=False,
+                          tensorboard=False, num_threads=1, log_every=1)
+        return train(cfg)
+
+    vq = run("vq", (data, video))
+    wm = run("world_model", (video,), init_from=str(vq.checkpoint), n_obs_steps=3, obs_stride=4)
+    pol = run("policy", (data,), init_from=str(wm.checkpoint))
+    for r in (vq, wm, pol):
+        assert r.step == 2 and np.isfinite(r.final_loss)
+    policy = load_policy(pol.checkpoint)
+    assert policy.fast is not None
+    trained_vq = load_policy(vq.checkpoint).vq.state_dict()
+    assert all(torch.equal(v, policy.vq.state_dict()[k]) for k, v in trained_vq.items())  # VQ carried over
+
+    out = tmp_path / "codes.npy"
+    assert tokenizer_main(["extract-vq", "--checkpoint", str(pol.checkpoint), "--dataset", data,
+                           "--out", str(out)]) == 0
+    codes = np.load(out, mmap_mode="r")
+    assert codes.shape == (3 * 24, 2, 8, 8) and codes.dtype == np.int16

@@ -70,3 +70,15 @@ def test_clear_errors(tmp_path, siglip_dir):
     bb = HFBackbone.from_pretrained(siglip_dir)
     with pytest.raises(BackboneError, match="tokenizer"):
         bb.tokenize(["x"], 4)
+
+
+def test_dual_encoder_uses_its_vision_tower_only(tmp_path):
+    small = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    cfg = transformers.SiglipConfig(vision_config=dict(small, image_size=32, patch_size=16),
+                                    text_config=dict(small, vocab_size=100))
+    transformers.SiglipModel(cfg).save_pretrained(tmp_path)
+    bb = HFBackbone.from_pretrained(tmp_path)
+    feats = bb.encode_images(torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8))
+    assert feats.shape == (2, 4, 32)
+    feats.sum().backward()
+    assert all(p.grad is not None for p in bb.parameters())   # no unused text tower or pooling head

@@ -76,6 +76,7 @@ def _bad_cases(rng):
         "prompt type": ({**good, "prompt": 42}, "prompt", "int 42"),
         "embodiment": ({**good, "embodiment": "ur5"}, "embodiment", "str of length 3"),
         "seed": ({**good, "seed": -1}, "seed", "int -1"),
+        "rng_state": ({**good, "rng_state": np.zeros(10, np.uint8)}, "rng_state", "10 bytes"),
     }
     return cases
 

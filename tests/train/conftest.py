@@ -69,7 +69,14 @@ class TinyPolicy(Policy):
     def on_train_step(self, step: int) -> None:
         self.steps_seen.append(step)
 
+    def _lazy_setup(self) -> None:
+        """Stands in for a frozen text encoder loaded on first use: building it draws random
+        init weights from the global RNG, which exact resume must not be thrown off by."""
+        if "_frozen_text" not in self.__dict__:
+            self.__dict__["_frozen_text"] = nn.Linear(4, 4)  # not a submodule: not in the checkpoint
+
     def _features(self, obs) -> tuple[torch.Tensor, torch.Tensor]:
+        self._lazy_setup()
         b = obs[STATE].shape[0]
         idx = self.normalizer.index(obs[EMBODIMENT], b)
         state = self.normalizer.normalize(STATE, obs[STATE][:, -1], idx)  # (B, 32)

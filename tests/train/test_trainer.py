@@ -185,3 +185,16 @@ def test_non_policy_model_trains_saves_and_resumes(tmp_path):
         from vlaforge.train.evaluate import evaluate_during_training
 
         evaluate_during_training(model, EvalConfig(), tmp_path / "ev")
+
+
+def test_periodic_eval_logs_and_leaves_training_untouched(tmp_path):
+    """Closed-loop eval every 2 steps (1 Meta-World episode of 2 steps) must not change the trained weights."""
+    plain = train(tiny_config(tmp_path / "plain", steps=4), tiny_data())
+    cfg = tiny_config(tmp_path / "eval", steps=4, eval_every=2)
+    cfg.eval.suite, cfg.eval.episodes_per_task, cfg.eval.max_steps = "reach", 1, 2
+    res = train(cfg, tiny_data())
+    rows = [json.loads(ln) for ln in (res.out_dir / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "eval/success_mean" in r]
+    assert [r["step"] for r in evals] == [2, 4] and "eval/reach" in evals[0]
+    assert (res.out_dir / "evals/step_000004/results.json").is_file()
+    _assert_bitwise_equal(_weights(plain.checkpoint), _weights(res.checkpoint))

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, FileNotFoundError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
-    except RuntimeError as e:  # CheckpointError, DatasetError, a server that is down
+    except (RuntimeError, OSError) as e:  # CheckpointError, DatasetError, a server that is down
         print(f"error: {e}", file=sys.stderr)
         return 2
     _print(results)
@@ -66,14 +66,16 @@ def _run(args: EvalArgs) -> dict:
     from vlaforge.sim.tasks import resolve_tasks
 
     resolve_tasks(args.suite)  # fail on a bad suite before starting workers
-    policy = functools.partial(remote_policy, args.server) if args.server else _policy_spec(args.policy)
-    workers = 1 if args.server else args.workers
+    if args.server:  # the remote policy runs its own chunks: K goes to it, not to the runner
+        policy, n_action_steps = functools.partial(remote_policy, args.server, args.n_action_steps), None
+    else:
+        policy, n_action_steps = _policy_spec(args.policy), args.n_action_steps
     name = "server" if args.server else Path(args.policy).name
     out = args.out or f"runs/eval/{name}-{args.suite.replace(',', '+')}-{time.strftime('%Y%m%d-%H%M%S')}"
     training_seeds = _dataset_seeds(args.dataset) if args.dataset else None
     cameras = tuple(c.strip() for c in args.cameras.split(",")) if args.cameras else None
     return run_eval(policy, suite=args.suite, episodes_per_task=args.episodes_per_task, seed_start=args.seed_start,
-                    max_steps=args.max_steps, n_action_steps=args.n_action_steps, workers=workers, out_dir=out,
+                    max_steps=args.max_steps, n_action_steps=n_action_steps, workers=args.workers, out_dir=out,
                     image_size=args.image_size, cameras=cameras, videos_per_task=args.videos_per_task,
                     training_seeds=training_seeds)
 

@@ -91,7 +91,7 @@ def load_policy(path: str | Path, map_location: str = "cpu", policy_overrides: d
     missing, unexpected = load_model(policy, str(path / "model.safetensors"), strict=False, device=map_location)
     if missing or unexpected:
         raise CheckpointError(f"weights in {path} do not match the {cfg['family']} model built from its config: "
-                              f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+                              f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
     return policy.to(map_location).eval()
 
 

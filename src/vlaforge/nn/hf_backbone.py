@@ -51,12 +51,11 @@ class HFBackbone(nn.Module):
     def __init__(self, model: nn.Module, model_type: str, image_size: Sequence[int],
                  mean: Sequence[float], std: Sequence[float], tokenizer=None) -> None:
         super().__init__()
+        model = _prune_unused(model, model_type)
         self.model, self.model_type, self.tokenizer = model, model_type, tokenizer
         self.image_size = tuple(int(s) for s in image_size)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
-        if model_type == "florence2" and getattr(model.language_model, "decoder", None) is not None:
-            del model.language_model.decoder  # X-VLA keeps the encoder only
         cfg = model.config
         if model_type == "florence2":
             self.vision_dim = cfg.vision_config.projection_dim
@@ -106,8 +105,7 @@ class HFBackbone(nn.Module):
         px = self.preprocess(images)
         if self.model_type == "florence2":
             return self.model.get_image_features(px).pooler_output  # (B, N, projection_dim)
-        tower = self.model.vision_model if self.model_type in DUAL else self.model
-        return tower(pixel_values=px).last_hidden_state  # (B, N, hidden)
+        return self.model(pixel_values=px).last_hidden_state  # (B, N, hidden)
 
     def encode_joint(self, images: torch.Tensor, input_ids: torch.Tensor,
                      attention_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -136,6 +134,20 @@ class HFBackbone(nn.Module):
 
 
 # ---- helpers ---------------------------------------------------------------------
+def _prune_unused(model: nn.Module, model_type: str) -> nn.Module:
+    """Drop parts that never feed the features (they would sit in the optimizer without gradients):
+    Florence-2's text decoder (X-VLA keeps the encoder only), a dual encoder's text tower, SigLIP's
+    attention-pooling head."""
+    if model_type == "florence2" and getattr(model.language_model, "decoder", None) is not None:
+        del model.language_model.decoder
+    if model_type in DUAL:
+        model = model.vision_model
+    if getattr(model, "use_head", False) and hasattr(model, "head"):
+        model.use_head = False
+        del model.head
+    return model
+
+
 def _read_config(path: Path):
     from transformers import AutoConfig
 

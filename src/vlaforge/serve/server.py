@@ -199,11 +199,12 @@ class PolicyServer:
 
     async def _reply(self, conn: _Connection, raw: bytes | str) -> dict[str, Any]:
         req = self._decode(raw)
+        own = self._request_generator(req) if req.rng_state is not None else None  # may refuse: before any change
         if req.reset:
             conn.history.reset()
         if req.seed is not None:
             conn.generator = torch.Generator(device=self.device).manual_seed(req.seed)
-        generator = self._request_generator(req) if req.rng_state is not None else conn.generator
+        generator = own if own is not None else conn.generator
         obs = conn.history.push(req.obs)
         if not req.infer:
             dim = self.spec.embodiments[req.embodiment].action_dim
@@ -261,10 +262,14 @@ class PolicyServer:
                         job.future.set_result((res, timing))
 
     async def _gather(self) -> list[_Job]:
-        """The first waiting job, plus others that arrive within ``batch_wait_ms`` (up to ``batch_max``)."""
+        """The first waiting job, plus others that arrive within ``batch_wait_ms`` (up to ``batch_max``).
+
+        A connection has at most one request in flight, so the wait also ends once every open
+        connection has a job in the batch: a lone client never waits for company."""
         jobs = [await self._queue.get()]
         deadline = time.monotonic() + self.config.batch_wait_ms / 1000
-        while len(jobs) < self.config.batch_max and jobs[0].generator is None:
+        limit = min(self.config.batch_max, max(1, self.stats["open_connections"]))
+        while len(jobs) < limit and jobs[0].generator is None:
             try:
                 jobs.append(self._queue.get_nowait())
                 continue

@@ -25,6 +25,7 @@ class ExpertPolicy:
     """Meta-World's scripted expert for whichever task the runner is on."""
 
     uses_privileged_obs = True
+    uses_images = False
     name = "expert"
 
     def __init__(self) -> None:
@@ -51,6 +52,7 @@ class RandomPolicy:
     """Uniform actions within the embodiment bounds: the chance-level floor."""
 
     uses_privileged_obs = False
+    uses_images = False
     name = "random"
 
     def __init__(self, embodiment: str = "metaworld_sawyer", seed: int = 0) -> None:

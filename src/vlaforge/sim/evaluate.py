@@ -5,7 +5,9 @@ The whole contract with a policy is ``reset()`` and ``select_action(obs) -> (1, 
 ``obs`` carries ``observation.images.<cam>`` uint8 (1, 3, H, W), ``observation.state``
 float32 (1, 4), ``task`` [str] and ``embodiment`` [str]: never object or goal positions.
 Privileged baselines (``uses_privileged_obs = True``, e.g. the scripted expert) also get
-the full env observation under ``vlaforge.sim.baselines.PRIVILEGED_OBS``.
+the full env observation under ``vlaforge.sim.baselines.PRIVILEGED_OBS``. Policies that set
+``uses_images = False`` (the baselines) get state-only obs and the cameras are skipped,
+except in episodes that record a video: same results, a fraction of the cost.
 
 Seeds start at ``EVAL_SEED_START`` (10,000); collection seeds stay below it.
 Success = the env reports success at any step within ``max_steps``.
@@ -62,11 +64,14 @@ def build_policy(spec: PolicySpec):
                     "an object with reset()/select_action(obs), or a zero-argument factory returning one")
 
 
-def remote_policy(url: str):
-    """Factory for a policy served over websockets (imported only when used)."""
-    from vlaforge.serve.remote import RemotePolicy
-
-    return RemotePolicy(url)
+def remote_policy(url: str, n_action_steps: int | None = None):
+    """Factory for a policy served over websockets (imported only when used). The remote
+    policy executes ``n_action_steps`` per chunk itself (default: the server's setting)."""
+    try:
+        from vlaforge.serve.remote import RemotePolicy
+    except ImportError as e:
+        raise RuntimeError(f"--server needs vlaforge.serve.remote.RemotePolicy, which failed to import: {e}") from e
+    return RemotePolicy(url, n_action_steps=n_action_steps)
 
 
 def policy_description(spec: PolicySpec) -> str:
@@ -102,7 +107,17 @@ class _Actor:
 
     @property
     def effective_n_action_steps(self) -> int | None:
-        return self.k if self.k is not None else getattr(getattr(self.policy, "config", None), "n_action_steps", None)
+        """K as run: the override, else the policy config's, else the policy's own (a remote policy)."""
+        if self.k is not None:
+            return self.k
+        for owner in (getattr(self.policy, "config", None), self.policy):
+            try:
+                value = getattr(owner, "n_action_steps", None)
+            except Exception:  # noqa: BLE001 - e.g. a remote policy whose server has not answered yet
+                value = None
+            if isinstance(value, int):
+                return value
+        return None
 
     def reset(self) -> None:
         self.policy.reset()
@@ -172,6 +187,7 @@ def _init_worker(spec: PolicySpec, image_size: tuple[int, int], cameras: tuple[s
     policy = build_policy(spec)
     _WORKER.update(actor=_Actor(policy, n_action_steps), cameras=cameras,
                    privileged=bool(getattr(policy, "uses_privileged_obs", False)),
+                   uses_images=bool(getattr(policy, "uses_images", True)),
                    envs=EnvCache(image_size, cameras, max_steps))
     pool.on_worker_exit(_close_worker)
 
@@ -185,7 +201,7 @@ def _close_worker() -> None:
 def _worker_info() -> dict[str, Any]:
     actor = _WORKER["actor"]
     return {"mode": actor.mode, "n_action_steps": actor.effective_n_action_steps,
-            "privileged": _WORKER["privileged"]}
+            "privileged": _WORKER["privileged"], "rendered": _WORKER["uses_images"]}
 
 
 def run_episode(task: str, seed: int, max_steps: int, video_path: str | None = None) -> EpisodeResult:
@@ -194,13 +210,14 @@ def run_episode(task: str, seed: int, max_steps: int, video_path: str | None = N
 
     t0 = time.perf_counter()
     env, actor, cams = _WORKER["envs"].get(task), _WORKER["actor"], _WORKER["cameras"]
-    step = env.reset(seed)
+    render = bool(video_path) or _WORKER["uses_images"]
+    step = env.reset(seed, render=render)
     actor.reset()
     scale = upscale_factor(env.image_size[0])
     frames = [tile_cameras(step.obs, cams, scale)] if video_path else None
     success, length = False, max_steps
     for t in range(max_steps):
-        step = env.step(actor.act(policy_obs(step, task, _WORKER["privileged"])))
+        step = env.step(actor.act(policy_obs(step, task, _WORKER["privileged"])), render=render)
         if frames is not None:
             frames.append(tile_cameras(step.obs, cams, scale))
         if step.success:
@@ -239,6 +256,7 @@ def run_eval(policy: PolicySpec, suite: str | Sequence[str] = "mt10", episodes_p
         "policy": policy_description(policy), "suite": suite if isinstance(suite, str) else ",".join(suite),
         "episodes_per_task": episodes_per_task, "seed_start": seed_start, "max_steps": max_steps,
         "n_action_steps": info["n_action_steps"], "action_mode": info["mode"], "privileged": info["privileged"],
+        "rendered": info["rendered"],
         "image_size": list(size), "cameras": list(cams), "workers": workers,
         "elapsed_s": round(time.perf_counter() - t0, 2), "date": time.strftime("%Y-%m-%d %H:%M:%S")})
     if out_dir is not None:

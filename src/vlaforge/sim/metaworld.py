@@ -107,25 +107,27 @@ class MetaWorldEnv:
         return renderer
 
     # ---- episode ------------------------------------------------------------
-    def reset(self, seed: int) -> Step:
+    def reset(self, seed: int, render: bool = True) -> Step:
+        """``render=False`` skips the cameras (state-only obs) for policies that ignore images."""
         self.env.seed(int(seed))
         raw, _ = self.env.reset()
         self.seed = int(seed)
-        return Step(self._obs(raw), raw, success=False)
+        return Step(self._obs(raw, render), raw, success=False)
 
-    def step(self, action: np.ndarray) -> Step:
+    def step(self, action: np.ndarray, render: bool = True) -> Step:
         """Clip to the embodiment bounds, then step. Success is the env's own flag."""
         action = self.embodiment.clip_action(action)
         raw, reward, _, _, info = self.env.step(action)
-        return Step(self._obs(raw), raw, success=bool(info["success"]), reward=float(reward))
+        return Step(self._obs(raw, render), raw, success=bool(info["success"]), reward=float(reward))
 
     def render(self, camera: str) -> np.ndarray:
         """Upright uint8 (H, W, 3) frame of the current state."""
         self._renderer.update_scene(self.env.data, camera=camera)
         return np.ascontiguousarray(upright(self._renderer.render(), camera))
 
-    def _obs(self, raw: np.ndarray) -> dict[str, np.ndarray]:
-        obs: dict[str, Any] = {f"{IMAGE_PREFIX}{cam}": self.render(cam) for cam in self.cameras}
+    def _obs(self, raw: np.ndarray, render: bool = True) -> dict[str, np.ndarray]:
+        cams = self.cameras if render else ()
+        obs: dict[str, Any] = {f"{IMAGE_PREFIX}{cam}": self.render(cam) for cam in cams}
         obs[STATE] = np.asarray(raw[:STATE_DIMS], dtype=np.float32)
         return obs
 

@@ -14,6 +14,7 @@ k steps and resumed ends bitwise where an uninterrupted one does (CPU, fp32, no 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import random
@@ -136,6 +137,7 @@ class Trainer:
         cfg = self.cfg
         it = make_loader(self.data, cfg.data.batch_size, cfg.data.num_workers, cfg.seed,
                          start=self.step * cfg.samples_per_step)
+        it = self._warm_up(it)
         self.logger = MetricsLogger(self.out, cfg.tensorboard, start_step=self.step)
         total = cfg.steps if not self.budget else (self.schedule.total if self.budget.get("calibrated") else None)
         self.progress = Progress(total, self.step, cfg.progress, desc=f"train {self.stage}")
@@ -161,9 +163,27 @@ class Trainer:
                     eval_s += self._periodic_eval()
                 if self._stop_reason:
                     break
+            if window.n:  # the last, partial logging window
+                self.logger.log(self.step, {**window.flush(), "elapsed_s": self.train_seconds})
         finally:
             self.progress.close()
             self.logger.close()
+
+    def _warm_up(self, it: Iterator[dict]) -> Iterator[dict]:
+        """One no-grad forward on the first batch, with every RNG state put back afterwards.
+
+        Lazy set-up inside a model (loading a frozen text encoder builds modules and draws
+        random init weights; caches open) would otherwise consume the global RNG at the first
+        step of a session, so a resumed run would draw different noise than an uninterrupted
+        one. It also keeps that one-off cost out of the step-time calibration."""
+        first = next(it)
+        with _rng_preserved(), torch.no_grad(), self._autocast():
+            self.model.eval()
+            try:
+                self.model(_to_device(first, self.cfg.device))
+            finally:
+                self.model.train()
+        return itertools.chain([first], it)
 
     def _train_step(self, it: Iterator[dict]) -> dict[str, float]:
         cfg, model = self.cfg, self.model
@@ -412,8 +432,8 @@ def _prune(root: Path, keep: int) -> None:
 def _load_weights(model: torch.nn.Module, path: Path, live: dict | None) -> None:
     missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
     if missing or unexpected:
-        raise CheckpointError(f"weights in {path} do not match the model: missing {missing[:5]}, "
-                              f"unexpected {unexpected[:5]}")
+        raise CheckpointError(f"weights in {path} do not match the model: missing {sorted(missing)[:5]}, "
+                              f"unexpected {sorted(unexpected)[:5]}")
     if live:
         params = dict(model.named_parameters())
         with torch.no_grad():
@@ -429,8 +449,8 @@ def _init_weights(model: torch.nn.Module, path: Path) -> None:
     if len(missing) >= n_total:
         raise CheckpointError(f"--init-from {path}: no weight name matches this model; is it the same family?")
     print(f"[train] initialised from {path}: {n_total - len(missing)}/{n_total} tensors loaded"
-          + (f", {len(missing)} fresh (e.g. {missing[:3]})" if missing else "")
-          + (f", {len(unexpected)} ignored (e.g. {unexpected[:3]})" if unexpected else ""))
+          + (f", {len(missing)} fresh (e.g. {sorted(missing)[:3]})" if missing else "")
+          + (f", {len(unexpected)} ignored (e.g. {sorted(unexpected)[:3]})" if unexpected else ""))
 
 
 # ---- RNG and device helpers ------------------------------------------------------

@@ -46,7 +46,7 @@ class UniVLAARConfig(PolicyConfig):
 
     # ---- decoder (Emu3 is a Llama-style decoder: RMSNorm, SwiGLU, GQA, RoPE) ----------
     dim: int = 256
-    depth: int = 6
+    depth: int = 4
     heads: int = 8
     kv_heads: int | None = None
     """Grouped-query attention: key/value heads (None = heads, i.e. plain multi-head)."""
@@ -73,6 +73,9 @@ class UniVLAARConfig(PolicyConfig):
     fast_scale: float = 10.0
     vq: ImageVQConfig = field(default_factory=ImageVQConfig)
     """Image VQ architecture; its weights are trained in stage 'vq' and travel in the checkpoint."""
+
+    code_cache_size: int = 1_000_000
+    """Frames whose VQ codes are memoised by content while the VQ is frozen (0 disables; ~200 B each)."""
 
     # ---- stages and decoding -----------------------------------------------------------
     wm_loss_first_frame: bool = False
@@ -128,7 +131,7 @@ class UniVLAARConfig(PolicyConfig):
 
 
 def tiny(**overrides) -> UniVLAARConfig:
-    """~5M-parameter decoder for this CPU: 6 layers, width 256, 8x8 codes per 64^2 view."""
+    """~4M-parameter decoder for this CPU: 4 layers, width 256, 8x8 codes per 64^2 view."""
     return UniVLAARConfig(preset="tiny", **overrides)
 
 

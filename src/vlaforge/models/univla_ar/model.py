@@ -25,6 +25,7 @@ the configured fallback (``decode_fallback``) -- never silently.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -70,14 +71,20 @@ class UniVLAARPolicy(Policy):
         self.decode_calls = 0
         self.last_decode_ok: torch.Tensor | None = None
         self._last_chunk: torch.Tensor | None = None
+        self._codes = CodeCache(c.code_cache_size)
         self.set_stage("policy")
 
     # ---- stages ------------------------------------------------------------------
     def set_stage(self, stage: str) -> None:
         """'vq' trains only the VQ; later stages freeze it and train the decoder."""
         super().set_stage(stage)
+        self._codes.clear()
         for name, p in self.named_parameters():
             p.requires_grad_((stage == "vq") == name.startswith("vq."))
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        self._codes.clear()  # new VQ weights invalidate memoised codes
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         if self.stage == "vq":
@@ -113,11 +120,25 @@ class UniVLAARPolicy(Policy):
     # ---- tokens ------------------------------------------------------------------
     @torch.no_grad()
     def image_codes(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, T, 3, H, W) -> VQ codes (B, T, h*w). fp32, eval mode: codes must not depend on autocast."""
+        """uint8 (B, T, 3, H, W) -> VQ codes (B, T, h*w). fp32, eval mode: codes must not depend on autocast.
+
+        Outside the 'vq' stage the VQ is frozen, so codes are memoised by frame content
+        (training revisits the same frames every epoch; history frames recur in many samples)."""
         b, t = images.shape[:2]
-        with torch.autocast(images.device.type, enabled=False):
-            codes = self.vq.encode(images.reshape(b * t, *images.shape[2:]))  # (B*T, h, w)
-        return codes.view(b, t, -1)  # (B, T, h*w)
+        flat = images.reshape(b * t, *images.shape[2:])  # (B*T, 3, H, W)
+        if self.stage == "vq" or self._codes.capacity == 0:
+            return self._encode(flat).view(b, t, -1)
+        keys = [self._codes.key(x) for x in flat]
+        miss = [i for i, k in enumerate(keys) if k not in self._codes]
+        if miss:
+            new = self._encode(flat[miss]).view(len(miss), -1)  # (M, h*w)
+            for i, row in zip(miss, new):
+                self._codes.put(keys[i], row)
+        return torch.stack([self._codes[k] for k in keys]).to(images.device).view(b, t, -1)  # (B, T, h*w)
+
+    def _encode(self, flat: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(flat.device.type, enabled=False):
+            return self.vq.encode(flat)  # (N, h, w)
 
     def frame_tokens(self, frames: dict[str, torch.Tensor]) -> torch.Tensor:
         """{cam: uint8 (B, T, 3, H, W)} -> ids (B, T, F): per frame [boi, codes of each view, eoi]."""
@@ -376,6 +397,36 @@ class UniVLAARPolicy(Policy):
         if FASTTokenizer.exists(directory / "fast"):
             self.set_fast(FASTTokenizer.load(directory / "fast"))
         # The VQ weights are part of model.safetensors; assets/vq is the standalone copy for tools.
+
+
+class CodeCache:
+    """Frame-content hash -> VQ codes (int16, CPU), bounded; cleared when the VQ may change."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._d: dict[bytes, torch.Tensor] = {}
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def key(image: torch.Tensor) -> bytes:
+        return hashlib.blake2b(image.contiguous().cpu().numpy().tobytes(), digest_size=16).digest()
+
+    def __contains__(self, k: bytes) -> bool:
+        found = k in self._d
+        self.hits += found
+        self.misses += not found
+        return found
+
+    def __getitem__(self, k: bytes) -> torch.Tensor:
+        return self._d[k].long()
+
+    def put(self, k: bytes, codes: torch.Tensor) -> None:
+        if len(self._d) >= self.capacity:
+            self._d.pop(next(iter(self._d)))  # oldest first
+        self._d[k] = codes.to(torch.int16 if codes.max() < 2**15 else torch.int32).cpu()
+
+    def clear(self) -> None:
+        self._d.clear()
 
 
 def _tasks(obs: Batch, b: int) -> list[str]:

@@ -54,6 +54,9 @@ class DomainAwareLinear(nn.Module):
 
     def forward(self, x: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
         """x (B, N, in), domain (B,) -> (B, N, out)."""
+        if bool((domain == domain[0]).all()):  # one domain in the batch (the common case): one matmul
+            d = domain[0]
+            return torch.matmul(x, self.weight[d].to(x.dtype)) + self.bias[d].to(x.dtype)
         return torch.bmm(x, self.weight[domain].to(x.dtype)) + self.bias[domain].unsqueeze(1).to(x.dtype)
 
 
@@ -247,6 +250,7 @@ class XVLAPolicy(Policy):
             batch = _select(batch, has)
         ctx = self.encode(batch)
         x0 = self.normalizer.normalize(ACTION, batch[ACTION], ctx.row)  # (B, H, MAX_DIM)
+        x0 = x0.masked_fill(batch[ACTION_IS_PAD][:, :, None], 0.0)  # steps past the episode end carry nothing
         t = sample_time(x0.shape[0], self.config.time_sampling, device=x0.device)
         noise = torch.randn_like(x0)
         pred = self.denoise(interpolate(x0, noise, t), t, ctx)

@@ -1,0 +1,210 @@
+"""X-VLA family: shapes, gradients, freeze schedule, loss masking, presets, checkpoints, backbones, bad input."""
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from vlaforge.core.checkpoint import load_policy, save_checkpoint
+from vlaforge.core.registry import get_family
+from vlaforge.data.normalize import Normalizer
+from vlaforge.embodiments import get_embodiment
+from vlaforge.models.xvla import XVLAConfig
+
+SPEC = get_embodiment("metaworld_sawyer")
+STATS = {SPEC.name: {"observation.state": {"mean": [0.0, 0.6, 0.2, 0.5], "std": [0.1, 0.1, 0.1, 0.3]},
+                     "action": {"mean": [0.0, 0.1, -0.1, 0.0], "std": [0.5, 0.4, 0.3, 0.9]}}}
+SMALL = dict(text_encoder="hash", width=32, depth=1, heads=2, stem_channels=(8, 8, 8, 8), convs_per_stage=1,
+             soft_prompt_len=4, chunk_size=6, max_seq_len=128)
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+
+def make_policy(**overrides):
+    cfg = XVLAConfig.from_preset("tiny", **{**SMALL, **overrides})
+    return cfg.create(Normalizer(STATS, [SPEC]), [SPEC])
+
+
+def make_batch(B=3, To=1, H=6, size=64, cams=("corner2", "gripperPOV")):
+    g = torch.Generator().manual_seed(1)
+    b = {f"observation.images.{c}": torch.randint(0, 256, (B, To, 3, size, size), dtype=torch.uint8, generator=g)
+         for c in cams}
+    b.update({"observation.state": torch.randn(B, To, 4, generator=g),
+              "action": torch.rand(B, H, 4, generator=g) * 2 - 1,
+              "action_is_pad": torch.zeros(B, H, dtype=torch.bool),
+              "task": ["push the puck"] * B, "embodiment": [SPEC.name] * B,
+              "has_action": torch.ones(B, dtype=torch.bool)})
+    return b
+
+
+def obs_of(batch):
+    return {k: v for k, v in batch.items() if k not in ("action", "action_is_pad", "has_action")}
+
+
+def seeded_loss(policy, batch, seed=0):
+    torch.manual_seed(seed)
+    return policy(batch)
+
+
+def test_registered_and_presets():
+    assert get_family("xvla") is XVLAConfig
+    assert XVLAConfig.from_preset("paper").width == 1024
+    with pytest.raises(KeyError, match="Did you mean 'tiny'"):
+        XVLAConfig.from_preset("tiyn")
+
+
+def test_loss_and_sampling_shapes():
+    pol = make_policy()
+    loss, logs = pol(make_batch())
+    assert loss.dim() == 0 and torch.isfinite(loss) and loss.requires_grad
+    assert {"loss", "loss_position", "loss_gripper"} <= set(logs) and all(isinstance(v, float) for v in logs.values())
+    pol.eval()
+    out = pol.predict_action_chunk(obs_of(make_batch()), generator=torch.Generator().manual_seed(0))
+    assert out.shape == (3, 6, 4) and torch.isfinite(out).all()
+    assert ((out[..., 3] >= -1) & (out[..., 3] <= 1)).all()          # gripper: sigmoid mapped onto [low, high]
+
+
+def test_gradients_reach_soft_prompts_heads_and_encoder():
+    pol = make_policy()
+    pol(make_batch())[0].backward()
+    for name in ("soft_prompts.weight", "action_in.weight", "action_out.weight", "vl.stems.0.proj.weight",
+                 "vl.stems.1.proj.weight", "vl.text_proj.weight", "pos.weight"):
+        g = dict(pol.named_parameters())[name].grad
+        assert g is not None and g.abs().sum() > 0, name
+    row = pol.config.domain_ids[SPEC.name]
+    unused = pol.soft_prompts.weight.grad.clone()
+    unused[row] = 0
+    assert unused.abs().sum() == 0                     # only this domain's prompts get gradient
+
+
+def test_freeze_steps_train_only_prompts_and_heads():
+    pol = make_policy(freeze_steps=2)
+    pol.on_train_step(0)
+    groups = pol.param_groups(0.01)
+    n_in_groups = sum(len(g["params"]) for g in groups)
+    assert n_in_groups == len(list(pol.parameters()))   # frozen params stay in the optimizer groups
+    pol(make_batch())[0].backward()
+    grads = {n: p.grad for n, p in pol.named_parameters()}
+    assert grads["soft_prompts.weight"] is not None and grads["action_out.weight"] is not None
+    assert grads["transformer.blocks.0.attn.qkv.weight"] is None and grads["vl.stems.0.proj.weight"] is None
+    pol.on_train_step(2)
+    assert all(p.requires_grad for p in pol.parameters())
+
+
+def test_param_group_lr_scales():
+    pol = make_policy(vlm_lr_scale=0.1, soft_prompt_lr_scale=0.1)
+    by_id = {id(p): g["lr_scale"] for g in pol.param_groups(0.0) for p in g["params"]}
+    assert by_id[id(pol.soft_prompts.weight)] == 0.1
+    assert by_id[id(pol.vl.stems[0].proj.weight)] == 0.1
+    assert by_id[id(pol.transformer.blocks[0].attn.qkv.weight)] == 1.0
+
+
+def test_padded_steps_and_dims_do_not_affect_loss():
+    pol = make_policy()
+    b = make_batch()
+    b["action_is_pad"][:, 4:] = True
+    ref, _ = seeded_loss(pol, b)
+    b2 = {**b, "action": b["action"].clone()}
+    b2["action"][:, 4:] = 123.0                          # garbage past the episode end
+    assert torch.allclose(seeded_loss(pol, b2)[0], ref)
+    ref.backward()
+    g = pol.action_out.weight.grad                       # (domains, W, MAX_DIM)
+    assert g[..., 4:].abs().sum() == 0 and g[..., :4].abs().sum() > 0   # padded action dims: no gradient
+
+
+def test_action_free_samples():
+    pol = make_policy()
+    b = make_batch(B=4)
+    b["has_action"] = torch.tensor([True, False, True, False])
+    mixed, logs = seeded_loss(pol, b)
+    assert logs["n_action_samples"] == 2.0
+    keep = {k: (v[[0, 2]] if torch.is_tensor(v) else [v[0], v[2]]) for k, v in b.items()}
+    keep["has_action"] = torch.ones(2, dtype=torch.bool)
+    assert torch.allclose(mixed, seeded_loss(pol, keep)[0])
+    b["has_action"] = torch.zeros(4, dtype=torch.bool)
+    del b["action"]
+    zero, _ = pol(b)
+    assert zero.item() == 0.0 and zero.requires_grad
+    zero.backward()
+
+
+def test_history_frames_and_select_action():
+    pol = make_policy(n_obs_steps=2, n_action_steps=3).eval()
+    b = make_batch(B=2, To=2)
+    assert pol(b)[0].isfinite()
+    pol.reset()
+    single = {k: (v[:, -1] if k.startswith("observation.") else v) for k, v in obs_of(b).items()}
+    acts = [pol.select_action(single, generator=torch.Generator().manual_seed(0)) for _ in range(4)]
+    assert all(a.shape == (2, 4) for a in acts)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    pol = make_policy()
+    opt = torch.optim.AdamW(pol.parameters(), 1e-3)
+    pol(make_batch())[0].backward()
+    opt.step()
+    pol.eval()
+    obs = obs_of(make_batch())
+    before = pol.predict_action_chunk(obs, generator=torch.Generator().manual_seed(7))
+    save_checkpoint(tmp_path / "ckpt", pol)
+    keys = load_file(str(tmp_path / "ckpt" / "model.safetensors")).keys()
+    assert not any(k.startswith(("text.", "normalizer.", "_")) for k in keys)
+    loaded = load_policy(tmp_path / "ckpt")
+    assert loaded.config.domain_ids == {SPEC.name: 0}
+    after = loaded.predict_action_chunk(obs, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(before, after)
+    again = loaded.predict_action_chunk(obs, generator=torch.Generator().manual_seed(8))
+    assert not torch.equal(before, again)              # the generator really drives the noise
+
+
+def test_minilm_weights_stay_out_of_the_policy():
+    pol = make_policy(text_encoder="minilm")
+    pol(make_batch(B=2))
+    assert not any(k.startswith("text.") for k in pol.state_dict())
+    assert pol.text.misses == 1
+
+
+def test_paper_preset_parameter_count_on_meta():
+    cfg = XVLAConfig.from_preset("paper", text_encoder="hash")
+    with torch.device("meta"):
+        pol = cfg.create(Normalizer(STATS, [SPEC]), [SPEC])
+    n = sum(p.numel() for p in pol.parameters())
+    n_vlm = sum(p.numel() for p in pol.vl.parameters())
+    assert abs(n - 0.9e9) / 0.9e9 < 0.10, n
+    assert 0.5e9 < n_vlm < 0.62e9                       # Florence-2-large without its text decoder
+    assert len(pol.transformer.blocks) == 24 and pol.soft_prompts.weight.shape == (30, 32 * 1024)
+
+
+def test_hf_backbone_path(tmp_path):
+    import transformers
+
+    cfg = transformers.SiglipVisionConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                          intermediate_size=64, image_size=32, patch_size=16)
+    transformers.SiglipVisionModel(cfg).save_pretrained(tmp_path / "siglip")
+    pol = make_policy(backbone_path=str(tmp_path / "siglip"), n_obs_steps=2)
+    b = make_batch(To=2)
+    loss, _ = pol(b)
+    loss.backward()
+    assert all(p.grad is not None for p in pol.vl.backbone.parameters())   # the VLM is fine-tuned
+    pol.eval()
+    assert pol.predict_action_chunk(obs_of(b)).shape == (3, 6, 4)
+    with pytest.raises(ValueError, match="does not exist"):
+        make_policy(backbone_path=str(tmp_path / "missing"))
+
+
+def test_bad_input_is_a_clear_error():
+    pol = make_policy()
+    b = make_batch()
+    with pytest.raises(KeyError, match="gripperPOV"):
+        pol({k: v for k, v in b.items() if k != "observation.images.gripperPOV"})
+    with pytest.raises(ValueError, match="state_dim 4"):
+        pol({**b, "observation.state": torch.randn(3, 1, 7)})
+    with pytest.raises(ValueError, match="image_size"):
+        pol(make_batch(size=48))
+    with pytest.raises(ValueError, match="chunk_size"):
+        pol({**b, "action": torch.randn(3, 9, 4)})
+    with pytest.raises(KeyError, match="unknown to this policy"):
+        pol({**b, "embodiment": ["aloha"] * 3})

@@ -1,0 +1,112 @@
+"""The evaluation runner: seed guard, output files, baselines, chunked execution, workers."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vlaforge.core.keys import EMBODIMENT, IMAGE_PREFIX, STATE, TASK
+from vlaforge.sim.baselines import PRIVILEGED_OBS, ExpertPolicy, RandomPolicy
+from vlaforge.sim.evaluate import run_eval
+
+
+def test_eval_refuses_collection_seeds(tmp_path):
+    with pytest.raises(ValueError, match="below 10000"):
+        run_eval("random", suite="reach", episodes_per_task=2, seed_start=0, workers=1, progress=False)
+    with pytest.raises(ValueError, match="used to collect"):
+        run_eval("random", suite="reach", episodes_per_task=2, training_seeds={10_001}, workers=1, progress=False)
+
+
+def test_expert_run_writes_all_outputs(tmp_path):
+    import av
+
+    res = run_eval(ExpertPolicy(), suite="reach", episodes_per_task=1, max_steps=120, workers=1,
+                   out_dir=tmp_path, image_size=32, progress=False)
+    r = res["per_task"]["reach-v3"]
+    assert r["success_rate"] == 1.0 and r["n_episodes"] == 1 and 0 < r["mean_length"] < 120
+    assert res["privileged"] is True and res["mean_success"] == 1.0 and res["seed_start"] == 10_000
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["per_task"]["reach-v3"]["episodes"][0]["seed"] == 10_000
+    assert "| reach-v3 | 100.0% |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "success.png").read_bytes()[:4] == b"\x89PNG"
+    video = tmp_path / "videos" / "reach-v3_seed10000.mp4"
+    with av.open(str(video)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert frames[0].shape == (256, 512, 3)  # two 32px cameras side by side, upscaled x8
+    assert len(frames) == r["mean_length"] + 1  # initial frame + one per step
+
+
+def test_random_policy_bounds_and_failure():
+    p = RandomPolicy(seed=1)
+    a = torch.cat([p.select_action({TASK: ["x"]}) for _ in range(200)])
+    assert a.shape == (200, 4) and a.dtype == torch.float32
+    assert a.min() >= -1 and a.max() <= 1 and a.std() > 0.4
+    res = run_eval(RandomPolicy(), suite="push", episodes_per_task=1, max_steps=20, workers=1, image_size=32,
+                   progress=False)
+    assert res["rendered"] is False  # baselines ignore images: cameras are skipped (no video asked)
+    assert res["per_task"]["push-v3"]["episodes"][0] == {"seed": 10_000, "success": False, "length": 20,
+                                                         "seconds": pytest.approx(0, abs=60), "video": None}
+
+
+class ChunkPolicy:
+    """Records what it sees; returns a constant chunk of 5 actions."""
+
+    def __init__(self):
+        self.calls, self.resets, self.seen = 0, 0, None
+
+    def reset(self):
+        self.resets += 1
+
+    def predict_action_chunk(self, obs):
+        self.calls += 1
+        self.seen = obs
+        return torch.zeros(1, 5, 4)
+
+
+def test_chunked_execution_and_policy_obs():
+    p = ChunkPolicy()
+    res = run_eval(p, suite="reach", episodes_per_task=1, max_steps=10, n_action_steps=3, workers=1,
+                   image_size=32, progress=False)
+    assert p.calls == 4 and p.resets == 1  # ceil(10 / 3) chunks
+    assert res["n_action_steps"] == 3 and res["action_mode"] == "chunk" and res["privileged"] is False
+    obs = p.seen
+    assert obs[f"{IMAGE_PREFIX}corner2"].shape == (1, 1, 3, 32, 32) and obs[f"{IMAGE_PREFIX}corner2"].dtype == torch.uint8
+    assert obs[STATE].shape == (1, 1, 4) and obs[STATE].dtype == torch.float32
+    assert obs[TASK] == ["reach the red goal point"] and obs[EMBODIMENT] == ["metaworld_sawyer"]
+    assert PRIVILEGED_OBS not in obs
+
+
+def test_n_action_steps_overrides_a_library_policy():
+    """A vlaforge Policy keeps its own history/queue; the runner only sets config.n_action_steps."""
+    from vlaforge.core.config import PolicyConfig
+    from vlaforge.core.policy import Policy
+
+    class Zero(Policy):
+        calls = 0
+
+        def predict_action_chunk(self, obs, generator=None):
+            Zero.calls += 1
+            assert obs[STATE].shape == (1, 1, 4)  # (B, To, Ds) from the base class history
+            return torch.zeros(1, self.config.chunk_size, 4)
+
+    p = Zero(PolicyConfig(chunk_size=16, n_action_steps=8), normalizer=None, embodiments=[])
+    res = run_eval(p, suite="reach", episodes_per_task=1, max_steps=10, n_action_steps=4, workers=1,
+                   image_size=32, progress=False)
+    assert Zero.calls == 3 and res["action_mode"] == "select_action" and res["n_action_steps"] == 4
+
+
+def test_expert_needs_privileged_obs():
+    with pytest.raises(KeyError, match="privileged"):
+        ExpertPolicy().select_action({STATE: torch.zeros(1, 4)})
+
+
+@pytest.mark.slow
+def test_two_worker_processes_match_inline():
+    """Spawned workers load the policy themselves and give the same episodes as in-process."""
+    kw = dict(suite="reach", episodes_per_task=2, max_steps=60, image_size=32, cameras=("corner2",), progress=False)
+    pooled = run_eval("expert", workers=2, **kw)
+    inline = run_eval("expert", workers=1, **kw)
+    strip = lambda r: [(e["seed"], e["success"], e["length"]) for e in r["per_task"]["reach-v3"]["episodes"]]  # noqa: E731
+    assert strip(pooled) == strip(inline) and all(s for _, s, _ in strip(inline))
+    assert np.isclose(pooled["mean_success"], 1.0)
