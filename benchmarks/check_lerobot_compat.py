@@ -125,12 +125,13 @@ def report(verdict: dict, stderr: str, args: argparse.Namespace, t_write: float,
         print(verdict["traceback"])
     n_ok = sum(c["ok"] for c in verdict["checks"])
     print(f"{'PASS' if verdict.get('passed') else 'FAIL'}: {n_ok}/{len(verdict['checks'])} checks, "
-          f"lerobot {verdict.get('lerobot_version')}, video backends {verdict.get('video_backends')}, stubbed {verdict.get('stubbed') or 'nothing'}")
+          f"lerobot {verdict.get('lerobot_version')}, video backends {verdict.get('video_backends')}, "
+          f"stubbed {verdict.get('stubbed') or 'nothing'}")
     result = {
         "benchmark": "lerobot_compat", "passed": bool(verdict.get("passed")),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {platform.python_version()}",
-        "command": "python benchmarks/check_lerobot_compat.py " + " ".join(sys.argv[1:]),
+        "machine": f"2-core CPU, no GPU ({platform.machine()}, Python {platform.python_version()})",
+        "command": ".venv/bin/python benchmarks/check_lerobot_compat.py " + " ".join(sys.argv[1:]),
         "dataset": {"episodes": args.episodes, "length": args.length, "image": [args.size, args.size],
                     "cameras": list(CAMERAS), "fps": args.fps, "robot_type": "metaworld_sawyer"},
         "lerobot_version": verdict.get("lerobot_version"), "versions": verdict.get("versions"),
