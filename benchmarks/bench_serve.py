@@ -99,6 +99,7 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    Path(proc.log_path).unlink(missing_ok=True)
 
 
 def wait_healthy(port: int, proc: subprocess.Popen, timeout_s: float = 120.0) -> None:

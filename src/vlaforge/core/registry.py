@@ -40,7 +40,11 @@ def load_families() -> None:
 
 
 def get_family(name: str) -> type:
-    load_families()
+    """Import only the named family, so a checkpoint of one family never depends on the others."""
+    if name not in _FAMILIES and name in _FAMILY_MODULES:
+        importlib.import_module(f"vlaforge.models.{name}")
+    if name not in _FAMILIES:
+        load_families()
     if name not in _FAMILIES:
         raise KeyError(unknown_name_message("model family", name, list(_FAMILIES)))
     return _FAMILIES[name]

@@ -69,7 +69,7 @@ def xvla_tiny_mt10() -> TrainConfig:
 
     return TrainConfig(
         policy=XVLAConfig.from_preset("tiny"),
-        data=DataConfig(roots=(MT10_DATA,), batch_size=32, num_workers=1),
+        data=DataConfig(roots=(MT10_DATA,), batch_size=32, num_workers=0),
         optim=OptimConfig(lr=3e-4, betas=(0.9, 0.95), weight_decay=0.01, warmup_steps=200, min_lr_ratio=0.05),
         steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="bf16", ema_decay=None,
         save_every=1000, out_dir="runs/xvla_tiny_mt10", num_threads=2,
@@ -80,7 +80,7 @@ def xvla_tiny_mt10() -> TrainConfig:
 def xvla_demo() -> TrainConfig:
     """X-VLA tiny on the demo's small Meta-World set (runs/demo/data), a 9-minute budget."""
     cfg = xvla_tiny_mt10()
-    cfg.data = DataConfig(roots=("runs/demo/data",), batch_size=32, num_workers=1)
+    cfg.data = DataConfig(roots=("runs/demo/data",), batch_size=32, num_workers=0)
     cfg.optim.warmup_steps = 100
     cfg.time_budget_minutes = 9.0
     cfg.save_every = 500

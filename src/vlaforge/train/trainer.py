@@ -64,11 +64,13 @@ class Trainer:
         self.step = 0
         self.train_seconds = 0.0
         self.budget: dict[str, Any] = {}
+        self.setup_seconds = 0.0
         self._stop_reason: str | None = None
 
     # ---- public -------------------------------------------------------------
     def fit(self) -> TrainResult:
         cfg = self.cfg
+        t_setup = time.perf_counter()
         _seed_everything(cfg.seed)
         torch.set_num_threads(cfg.num_threads)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -79,7 +81,7 @@ class Trainer:
             print(f"[train] {self.out} already finished at step {self.step}; nothing to do")
             return self._finish(save=False)
         with self._signals():
-            self._loop()
+            self._loop(t_setup)
         return self._finish(save=True)
 
     def request_stop(self, reason: str = "requested") -> None:
@@ -126,18 +128,21 @@ class Trainer:
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
         self.step, self.train_seconds = state["step"], state["train_seconds"]
-        self.budget = state.get("budget") or self.budget
+        saved = state.get("budget") or {}
+        if self.budget:  # keep the saved calibration; the cap is this run's (it may extend the budget)
+            self.budget = {**saved, "time_budget_s": self.budget["time_budget_s"]} if saved else self.budget
         if self.cfg.steps is not None:
             self.schedule.total = min(self.schedule.total, self.cfg.steps) if self.budget else self.cfg.steps
         _set_rng_state(state["rng"])
         print(f"[train] resumed from {path} at step {self.step} ({self.train_seconds:.0f}s trained)")
 
     # ---- loop ---------------------------------------------------------------
-    def _loop(self) -> None:
+    def _loop(self, t_setup: float) -> None:
         cfg = self.cfg
         it = make_loader(self.data, cfg.data.batch_size, cfg.data.num_workers, cfg.seed,
                          start=self.step * cfg.samples_per_step)
         it = self._warm_up(it)
+        self.setup_seconds = time.perf_counter() - t_setup  # data/cache/model set-up: outside the budget
         self.logger = MetricsLogger(self.out, cfg.tensorboard, start_step=self.step)
         total = cfg.steps if not self.budget else (self.schedule.total if self.budget.get("calibrated") else None)
         self.progress = Progress(total, self.step, cfg.progress, desc=f"train {self.stage}")
@@ -308,7 +313,8 @@ class Trainer:
 
         rows = [r for r in read_metrics(self.out / "metrics.jsonl") if "loss" in r]
         return {"family": self.cfg.policy.family, "stage": self.stage, "steps": self.step,
-                "train_seconds": round(self.train_seconds, 1), "samples_per_step": self.cfg.samples_per_step,
+                "train_seconds": round(self.train_seconds, 1),
+                "setup_seconds": round(self.setup_seconds, 1), "samples_per_step": self.cfg.samples_per_step,
                 "samples_per_s": round(self.step * self.cfg.samples_per_step / max(self.train_seconds, 1e-9), 1),
                 "final_loss": rows[-1]["loss"] if rows else None, "checkpoint": str(ckpt),
                 "interrupted": interrupted, "budget": self.budget, "n_params": self.n_params,

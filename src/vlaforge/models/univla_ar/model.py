@@ -66,7 +66,11 @@ class UniVLAARPolicy(Policy):
         nn.init.normal_(self.head.weight, std=0.02)
         if c.tie_embeddings:
             self.head.weight = self.tok_emb.weight
-        self.fast: FASTTokenizer | None = FASTTokenizer.load(c.fast_path) if c.fast_path else None
+        # A checkpoint brings its own FAST files (load_assets), so a fast_path that no longer
+        # exists is only an error when actions are tokenized without them (_require_fast).
+        self.fast: FASTTokenizer | None = None
+        if c.fast_path and FASTTokenizer.exists(c.fast_path):
+            self.set_fast(FASTTokenizer.load(c.fast_path))
         self.decode_failures = 0
         self.decode_calls = 0
         self.last_decode_ok: torch.Tensor | None = None
@@ -382,8 +386,9 @@ class UniVLAARPolicy(Policy):
 
     def _require_fast(self) -> FASTTokenizer:
         if self.fast is None:
-            raise RuntimeError("UniVLA-AR needs a fitted FAST tokenizer for action tokens: run `vlaforge tokenizer "
-                               "fit-fast --dataset DIR --chunk 10 --out DIR` and set policy.fast_path to DIR")
+            where = f" ({self.config.fast_path!r} holds none)" if self.config.fast_path else ""
+            raise RuntimeError(f"UniVLA-AR needs a fitted FAST tokenizer for action tokens{where}: run `vlaforge "
+                               "tokenizer fit-fast --dataset DIR --chunk 10 --out DIR` and set policy.fast_path to DIR")
         return self.fast
 
     def save_assets(self, directory) -> None:

@@ -1,0 +1,239 @@
+"""UniVLA-AR on the shared MT10 protocol, with its world-model ablation. LONG: hours on 2 cores.
+
+    python benchmarks/bench_univla_ar_mt10.py                         # everything
+    python benchmarks/bench_univla_ar_mt10.py --vq-minutes 1 --wm-minutes 1 --policy-minutes 1 \\
+        --episodes-per-task 1 --variants wm_full --video-episodes-per-task 2      # smoke test
+
+Stages (each skipped when its output exists and ``--reuse`` is on):
+1. Action-free MT40 video (MT50 minus MT10), ``--video-episodes-per-task`` per task, no actions.
+2. Image VQ (``vq_tiny_mt10``) on MT10 + MT40 frames; reconstruction PSNR and code usage on
+   MT10 via ``vlaforge tokenizer extract-vq`` (tokens saved, memory-mapped).
+3. FAST tokenizer fitted on MT10 action chunks (chunk 10, vocabulary 1024).
+4. World model (``univla_ar_wm_mt40``) on the MT40 video; foresight: next-frame token accuracy
+   and PSNR against the copy-the-current-frame baseline, on MT10 (tasks it never saw) and MT40,
+   with an image grid PNG.
+5. Policy stage (<= 45 min each) from the world model vs from scratch (same VQ), on all 50
+   demos/task and on 10 demos/task; each evaluated on 10 episodes/task from seed 10,000.
+Writes benchmarks/results/univla_ar_mt10/{results.json, results.md, foresight_*.png, eval_*/}.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+VARIANTS = ("wm_full", "scratch_full", "wm_10demos", "scratch_10demos")
+
+
+@dataclass
+class Args:
+    data: str = "data/mt10_64"
+    video: str = "data/mt40_64_video"
+    video_episodes_per_task: int = 20
+    vq_minutes: float = 20.0
+    wm_minutes: float = 45.0
+    policy_minutes: float = 45.0
+    episodes_per_task: int = 10
+    variants: tuple[str, ...] = VARIANTS
+    runs: str = "runs/bench_univla_ar_mt10"
+    out: str = "benchmarks/results/univla_ar_mt10"
+    foresight_samples: int = 256
+    workers: int = 2
+    reuse: bool = True
+    """Skip a stage whose checkpoint / file already exists."""
+
+
+def collect_video(a: Args) -> None:
+    from vlaforge.sim.collect import CollectConfig, collect
+
+    if a.reuse and (Path(a.video) / "meta" / "info.json").is_file():
+        return
+    collect(CollectConfig(tasks="mt40", episodes_per_task=a.video_episodes_per_task, out=a.video,
+                          no_actions=True, workers=a.workers, overwrite=True))
+
+
+def run_recipe(a: Args, name: str, out: str, minutes: float, init_from: str | None = None, data=None, **policy_kw):
+    """Train one stage from a recipe with this benchmark's paths; reuse a finished run."""
+    from vlaforge.train import recipes_univla  # noqa: F401  (registers the recipes)
+    from vlaforge.train.recipes import get_recipe
+    from vlaforge.train.trainer import last_checkpoint, train
+
+    if a.reuse and (Path(out) / "train_summary.json").is_file():
+        return last_checkpoint(Path(out)), json.loads((Path(out) / "train_summary.json").read_text())
+    cfg = get_recipe(name)()
+    cfg.out_dir, cfg.time_budget_minutes, cfg.steps = out, minutes, None
+    if cfg.init_from is not None:
+        cfg.init_from = init_from
+    for k, v in policy_kw.items():
+        setattr(cfg.policy, k, v)
+    if name == "vq_tiny_mt10":
+        cfg.data.roots, cfg.data.action_free_roots = (a.data,), (a.video,)
+    elif name == "univla_ar_wm_mt40":
+        cfg.data.roots = (a.video,)
+    else:
+        cfg.data.roots = (a.data,)
+    result = train(cfg, data=data)
+    return result.checkpoint, result.summary
+
+
+def subset_data(root: str, policy_cfg, per_task: int):
+    """TrainData over the first ``per_task`` episodes of each task (the 10-demos ablation)."""
+    from vlaforge.data.dataset import LeRobotDataset
+    from vlaforge.data.stats import norm_stats_for
+    from vlaforge.embodiments import get_embodiment
+    from vlaforge.train.data import TrainData
+
+    probe = LeRobotDataset(root, n_obs_steps=1, chunk_size=1, cameras=())
+    seen: dict[str, int] = {}
+    keep = []
+    for e, tasks in enumerate(probe.meta.episodes["tasks"]):
+        t = tasks[0]
+        if seen.get(t, 0) < per_task:
+            keep.append(e)
+            seen[t] = seen.get(t, 0) + 1
+    ds = LeRobotDataset(root, n_obs_steps=policy_cfg.n_obs_steps, obs_stride=policy_cfg.obs_stride,
+                        chunk_size=policy_cfg.chunk_size, cameras=tuple(policy_cfg.cameras), episodes=keep)
+    stats = norm_stats_for(ds.meta)  # stats of the full dataset: the same normalization for both sizes
+    return TrainData([ds], stats, [get_embodiment(n) for n in stats],
+                     info={"roots": [root], "episodes": len(keep), "per_task": per_task, "sizes": [len(ds)]})
+
+
+def foresight(a: Args, wm_ckpt: Path, root: str, tag: str) -> dict:
+    """Next-frame prediction of the world model vs copying the current frame."""
+    import torch
+
+    from vlaforge.core.checkpoint import load_policy
+    from vlaforge.data.dataset import LeRobotDataset
+    from vlaforge.tokenizers.image_vq import ImageVQ, psnr
+
+    pol = load_policy(wm_ckpt)
+    pol.set_stage("world_model")
+    c = pol.config
+    ds = LeRobotDataset(root, n_obs_steps=c.n_obs_steps, obs_stride=c.obs_stride, chunk_size=1,
+                        cameras=tuple(c.cameras))
+    frame_idx = np.asarray(ds._data["frame_index"])[ds._rows]
+    valid = np.nonzero(frame_idx >= (c.n_obs_steps - 1) * c.obs_stride)[0]  # no padded context
+    rng = np.random.default_rng(0)
+    pick = rng.choice(valid, min(a.foresight_samples, len(valid)), replace=False)
+    acc, acc_copy, p_pred, p_copy, p_recon, grid = [], [], [], [], [], []
+    for s in range(0, len(pick), 16):
+        batch = ds.get_batch(pick[s:s + 16])
+        cams = sorted(k for k in batch if k.startswith("observation.images."))
+        obs = {k: batch[k][:, :-1] for k in cams}
+        obs.update(task=batch["task"], embodiment=batch["embodiment"])
+        pred = pol.predict_future(obs)
+        for v, k in enumerate(cams):
+            target, current = batch[k][:, -1], batch[k][:, -2]  # (B, 3, H, W)
+            true_codes = pol.vq.encode(target).flatten(1)
+            pred_codes = pred["future.codes"][:, v].flatten(1)
+            acc.append((pred_codes == true_codes).float().mean().item())
+            acc_copy.append((pol.vq.encode(current).flatten(1) == true_codes).float().mean().item())
+            tgt = ImageVQ.to_float(target)
+            p_pred.append(psnr(ImageVQ.to_float(pred["future." + k[len("observation."):]][:, 0]), tgt))
+            p_copy.append(psnr(ImageVQ.to_float(current), tgt))
+            p_recon.append(psnr(pol.vq.decode(pol.vq.encode(target)), tgt))
+            if s == 0 and v == 0:
+                grid = [current[:6], target[:6], pred["future." + k[len("observation."):]][:6, 0]]
+    png = Path(a.out) / f"foresight_{tag}.png"
+    _save_grid(grid, png, ["current", "true next", "predicted next"])
+    return {"dataset": root, "samples": int(len(pick)), "horizon_frames": c.obs_stride,
+            "token_accuracy": float(np.mean(acc)), "token_accuracy_copy_current": float(np.mean(acc_copy)),
+            "psnr_pred_db": float(np.mean(p_pred)), "psnr_copy_current_db": float(np.mean(p_copy)),
+            "psnr_vq_recon_of_target_db": float(np.mean(p_recon)), "grid_png": str(png)}
+
+
+def _save_grid(rows, path: Path, labels) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = rows[0].shape[0]
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.6 * n, 1.7 * len(rows)), squeeze=False)
+    for r, (row, label) in enumerate(zip(rows, labels)):
+        for j in range(n):
+            axes[r][j].imshow(row[j].permute(1, 2, 0).numpy())
+            axes[r][j].set_xticks([]), axes[r][j].set_yticks([])
+        axes[r][0].set_ylabel(label, fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def evaluate(a: Args, ckpt: Path, name: str) -> dict:
+    from vlaforge.data.lerobot import load_meta
+    from vlaforge.sim.evaluate import run_eval
+
+    seeds = load_meta(a.data).episodes.get("seed")
+    return run_eval(str(ckpt), "mt10", a.episodes_per_task, seed_start=10_000, max_steps=500, workers=a.workers,
+                    out_dir=Path(a.out) / f"eval_{name}", videos_per_task=1,
+                    training_seeds=None if seeds is None else {int(s) for s in seeds})
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tyro
+
+    from vlaforge.cli.tokenizer import ExtractVQ, FitFast, extract_vq, fit_fast
+
+    a = tyro.cli(Args, args=argv)
+    t0, runs, res = time.perf_counter(), Path(a.runs), {}
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    collect_video(a)
+    vq_ckpt, res["vq_train"] = run_recipe(a, "vq_tiny_mt10", str(runs / "vq"), a.vq_minutes)
+    res["vq"] = extract_vq(ExtractVQ(checkpoint=str(vq_ckpt), dataset=a.data, out=str(runs / "mt10_vq_tokens.npy")))
+    fast_dir = runs / "fast_mt10"
+    if not (a.reuse and (fast_dir / "fast_config.json").is_file()):
+        res["fast"] = fit_fast(FitFast(dataset=a.data, out=str(fast_dir), chunk=10, vocab=1024))
+    wm_ckpt, res["wm_train"] = run_recipe(a, "univla_ar_wm_mt40", str(runs / "wm"), a.wm_minutes,
+                                          init_from=str(vq_ckpt))
+    res["foresight"] = {"mt10_unseen_tasks": foresight(a, wm_ckpt, a.data, "mt10"),
+                        "mt40_training_tasks": foresight(a, wm_ckpt, a.video, "mt40")}
+    res["policy"] = {}
+    for name in a.variants:
+        init = wm_ckpt if name.startswith("wm") else vq_ckpt
+        data = None
+        if name.endswith("10demos"):
+            from vlaforge.train import recipes_univla
+
+            data = subset_data(a.data, recipes_univla.univla_ar_tiny_mt10().policy, 10)
+        ckpt, summary = run_recipe(a, "univla_ar_tiny_mt10", str(runs / name), a.policy_minutes,
+                                   init_from=str(init), data=data, fast_path=str(fast_dir))
+        ev = evaluate(a, ckpt, name)
+        res["policy"][name] = {"train": summary, "mean_success": ev["mean_success"],
+                               "per_task": {t: r["success_rate"] for t, r in ev["per_task"].items()},
+                               "n_action_steps": ev.get("n_action_steps")}
+        _write(a, res, t0)
+    _write(a, res, t0)
+    return 0
+
+
+def _write(a: Args, res: dict, t0: float) -> None:
+    res["benchmark"] = {
+        "protocol": "MT10, corner2+gripperPOV 64x64, policy stage <= 45 min, 10 eps/task from seed 10000",
+        "family": "univla_ar", "preset": "tiny", "command": "python " + " ".join(shlex.quote(x) for x in sys.argv),
+        "args": asdict(a), "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU",
+        "total_minutes": round((time.perf_counter() - t0) / 60, 2), "date": time.strftime("%Y-%m-%d %H:%M")}
+    out = Path(a.out) / "results.json"
+    out.write_text(json.dumps(res, indent=2, default=str))
+    lines = ["| variant | mean success | train steps |", "|---|---|---|"]
+    for name, r in res.get("policy", {}).items():
+        lines.append(f"| {name} | {100 * r['mean_success']:.1f}% | {r['train'].get('steps', '?')} |")
+    f = res.get("foresight", {}).get("mt10_unseen_tasks")
+    if f:
+        lines += ["", f"foresight (MT10, unseen tasks): token acc {f['token_accuracy']:.3f} vs copy "
+                      f"{f['token_accuracy_copy_current']:.3f}; PSNR {f['psnr_pred_db']:.2f} dB vs copy "
+                      f"{f['psnr_copy_current_db']:.2f} dB (VQ recon {f['psnr_vq_recon_of_target_db']:.2f} dB)"]
+    (Path(a.out) / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
