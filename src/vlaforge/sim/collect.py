@@ -262,6 +262,7 @@ def _summary(cfg: CollectConfig, tasks: list[str], sched: _Scheduler, steps: int
     """Per-task success/failure counts and throughput; also written next to the dataset."""
     reports = {t: asdict(sched.reports[t]) for t in tasks}
     for t, rep in reports.items():
+        rep["failed_seeds"] = sorted(rep["failed_seeds"])
         rep["failures"] = len(rep["failed_seeds"])
     summary = {
         "config": asdict(cfg),
