@@ -141,6 +141,20 @@ def test_history_frames_and_select_action():
     assert all(a.shape == (2, 4) for a in acts)
 
 
+def assert_rows_independent(pol, b):
+    """Encoding a batch equals encoding each sample alone (no mixing of rows across views/frames)."""
+    with torch.no_grad():
+        full = pol.encode(pol._check_batch(obs_of(b), training=False)).visual
+        one = {k: (v[1:2] if torch.is_tensor(v) else v[1:2]) for k, v in obs_of(b).items()}
+        single = pol.encode(pol._check_batch(one, training=False)).visual
+    assert torch.allclose(full[1:2], single, atol=1e-5)
+
+
+def test_conv_encoder_rows_independent_with_history():
+    pol = make_policy(n_obs_steps=3).eval()
+    assert_rows_independent(pol, make_batch(To=3))
+
+
 def test_checkpoint_round_trip(tmp_path):
     pol = make_policy()
     opt = torch.optim.AdamW(pol.parameters(), 1e-3)
@@ -191,6 +205,7 @@ def test_hf_backbone_path(tmp_path):
     assert all(p.grad is not None for p in pol.vl.backbone.parameters())   # the VLM is fine-tuned
     pol.eval()
     assert pol.predict_action_chunk(obs_of(b)).shape == (3, 6, 4)
+    assert_rows_independent(pol, b)
     with pytest.raises(ValueError, match="does not exist"):
         make_policy(backbone_path=str(tmp_path / "missing"))
 

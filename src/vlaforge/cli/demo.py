@@ -33,6 +33,9 @@ class DemoConfig:
     """Wall-time budget of the training loop."""
     episodes_per_task: int = 8
     """Evaluation episodes per task, on held-out seeds 10,000+."""
+    max_steps: int = 200
+    """Evaluation episode cap: about twice the expert's episode length on these tasks (the MT10
+    protocol's 500 is for benchmark figures; failures cost the most time here)."""
     workers: int = 2
     """Simulator processes for collection and evaluation."""
     videos_per_task: int = 1
@@ -132,7 +135,8 @@ def _evaluate(cfg: DemoConfig, checkpoint: Path, data_dir: Path, eval_dir: Path)
     training_seeds = set(int(s) for s in seeds) if seeds is not None else None
     print(f"[demo] evaluating {checkpoint} on {cfg.episodes_per_task} held-out seeds per task")
     shutil.rmtree(eval_dir, ignore_errors=True)
-    return run_eval(str(checkpoint), cfg.tasks, cfg.episodes_per_task, workers=cfg.workers, out_dir=eval_dir,
+    return run_eval(str(checkpoint), cfg.tasks, cfg.episodes_per_task, max_steps=cfg.max_steps,
+                    workers=cfg.workers, out_dir=eval_dir,
                     videos_per_task=cfg.videos_per_task, training_seeds=training_seeds)
 
 

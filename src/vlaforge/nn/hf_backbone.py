@@ -67,7 +67,7 @@ class HFBackbone(nn.Module):
     # ---- construction -----------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | Path, image_size: Sequence[int] | None = None) -> "HFBackbone":
-        from transformers import AutoConfig, AutoModel
+        from transformers import AutoModel
 
         path = Path(path)
         config = _read_config(path)

@@ -1,10 +1,10 @@
 """Named training recipes: ``name -> function returning a TrainConfig``.
 
 A recipe is a plain function decorated with ``@register_recipe("name")``; its
-docstring's first line is the description ``vlaforge recipes`` prints. Families may
-register their own recipes from their package (it is imported by
-``vlaforge.core.registry.load_families`` before any lookup), so adding one never
-means editing this file.
+docstring's first line is the description ``vlaforge recipes`` prints. Recipes may live
+in a family package (imported by ``vlaforge.core.registry.load_families``) or in a
+``vlaforge/train/recipes_<family>.py`` module; both are imported before any lookup, so
+adding one never means editing this file.
 """
 
 from __future__ import annotations
@@ -44,15 +44,29 @@ def register_recipe(name: str) -> Callable[[RecipeFn], RecipeFn]:
     return deco
 
 
-def get_recipe(name: str) -> Recipe:
+def load_recipe_modules() -> None:
+    """Import every family package and every ``vlaforge.train.recipes_*`` module, so their
+    ``@register_recipe`` decorators have run. Cheap after the first call."""
+    import importlib
+    import pkgutil
+
+    import vlaforge.train as pkg
+
     load_families()
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name.startswith("recipes_"):
+            importlib.import_module(f"vlaforge.train.{mod.name}")
+
+
+def get_recipe(name: str) -> Recipe:
+    load_recipe_modules()
     if name not in _RECIPES:
         raise KeyError(unknown_name_message("recipe", name, list(_RECIPES)))
     return _RECIPES[name]
 
 
 def list_recipes() -> list[Recipe]:
-    load_families()
+    load_recipe_modules()
     return [_RECIPES[n] for n in sorted(_RECIPES)]
 
 

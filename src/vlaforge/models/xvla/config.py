@@ -8,8 +8,10 @@ Facts from the paper and the authors' code (github.com/2toinf/X-VLA) that set th
 text decoder dropped), a 24-block width-1024 16-head pre-LN action transformer with full
 attention and dropout 0.1, 32 soft prompts per domain out of 30, a 32-d sinusoidal time
 feature (max period 100), stratified flow time, clean-action prediction, 10 denoising
-steps, chunk 30, losses position MSE x500, rotation MSE x10, gripper BCE x1,
-``freeze_steps`` 1000 (their README's fine-tuning example), VLM and soft prompts at lr x0.1.
+steps, chunk 30, losses position MSE x500, rotation MSE x10, gripper BCE x1 (and MSE x100
+for other dims, their 'auto' action space), ``freeze_steps`` 1000 (their README's
+fine-tuning example), VLM and soft prompts at lr x0.1. The paper preset's 224-px input is
+our choice (DaViT is resolution-agnostic).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ PRESETS: dict[str, dict] = {
     "paper": dict(
         width=1024, depth=24, heads=16, mlp_ratio=4.0, dropout=0.1, max_seq_len=512,
         soft_prompt_len=32, vl_encoder="florence2", image_size=(224, 224), chunk_size=30,
-        n_action_steps=30, shift_pad=0, position_weight=500.0, rotation_weight=10.0,
+        shift_pad=0, position_weight=500.0, rotation_weight=10.0,
         gripper_weight=1.0, other_weight=100.0, freeze_steps=1000, vlm_lr_scale=0.1,
         soft_prompt_lr_scale=0.1,
     ),

@@ -126,10 +126,10 @@ class BackboneVL(nn.Module):
             img = self.backbone.encode_images(main)
             vl = torch.cat([text.to(img.dtype), img], dim=1)
         rest = [views[0][:, :-1]] + list(views[1:])  # past main frames, then every frame of extra views
-        rest = [r.flatten(0, 1) for r in rest if r.shape[1] > 0]  # (B * T, 3, H, W)
+        rest = [r.transpose(0, 1).flatten(0, 1) for r in rest if r.shape[1] > 0]  # (T * B, 3, H, W), time-major
         if not rest:
             return vl, vl.new_zeros(B, 0, self.aux_dim)
-        aux = self.backbone.encode_images(torch.cat(rest))  # (sum B*T, N, D)
+        aux = self.backbone.encode_images(torch.cat(rest))  # (T_all * B, N, D)
         return vl, aux.view(-1, B, *aux.shape[1:]).transpose(0, 1).flatten(1, 2)  # (B, T_all * N, D)
 
     def _tokenize(self, texts: list[str], text_encoder) -> tuple[torch.Tensor, torch.Tensor]:
