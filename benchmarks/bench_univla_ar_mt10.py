@@ -35,7 +35,7 @@ VARIANTS = ("wm_full", "scratch_full", "wm_10demos", "scratch_10demos")
 @dataclass
 class Args:
     data: str = "data/mt10_64"
-    video: str = "data/mt40_64_video"
+    video: str = "data/mt40_video_64"
     video_episodes_per_task: int = 20
     vq_minutes: float = 20.0
     wm_minutes: float = 45.0
@@ -107,8 +107,6 @@ def subset_data(root: str, policy_cfg, per_task: int):
 
 def foresight(a: Args, wm_ckpt: Path, root: str, tag: str) -> dict:
     """Next-frame prediction of the world model vs copying the current frame."""
-    import torch
-
     from vlaforge.core.checkpoint import load_policy
     from vlaforge.data.dataset import LeRobotDataset
     from vlaforge.tokenizers.image_vq import ImageVQ, psnr

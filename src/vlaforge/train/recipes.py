@@ -100,3 +100,7 @@ def xvla_demo() -> TrainConfig:
     cfg.save_every = 500
     cfg.out_dir = "runs/demo/train"
     return cfg
+
+
+# Recipes of other families register on import (kept in their own files).
+from vlaforge.train import recipes_univla as _recipes_univla  # noqa: E402,F401

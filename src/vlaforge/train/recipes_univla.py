@@ -18,8 +18,8 @@ from __future__ import annotations
 from vlaforge.train.config import DataConfig, OptimConfig, TrainConfig
 from vlaforge.train.recipes import MT10_BUDGET_MINUTES, MT10_DATA, register_recipe
 
-MT40_VIDEO = "data/mt40_64_video"
-"""Action-free MT40 video: `vlaforge collect metaworld --tasks mt40 --no-actions --out data/mt40_64_video`."""
+MT40_VIDEO = "data/mt40_video_64"
+"""Action-free MT40 video: `vlaforge collect metaworld --tasks mt40 --no-actions --out data/mt40_video_64`."""
 VQ_RUN = "runs/vq_tiny_mt10"
 WM_RUN = "runs/univla_ar_wm_mt40"
 FAST_DIR = "runs/tokenizers/fast_mt10"

@@ -248,6 +248,8 @@ class UniVLAARPolicy(Policy):
         start = cache.length if cache is not None else 0
         pos = torch.arange(start, start + x.shape[1], device=x.device)
         rope = rope_tables(pos, self.config.dim // self.config.heads, self.config.rope_base)
+        if torch.is_autocast_enabled(x.device.type):  # tables in the compute dtype: no fp32 round trips
+            rope = tuple(t.to(torch.get_autocast_dtype(x.device.type)) for t in rope)
         mask = None if cache is not None else causal_mask(x.shape[1], x.device)
         return self.decoder(x, mask=mask, kv_cache=cache, rope=rope)
 
