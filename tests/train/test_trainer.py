@@ -198,3 +198,11 @@ def test_periodic_eval_logs_and_leaves_training_untouched(tmp_path):
     assert [r["step"] for r in evals] == [2, 4] and "eval/reach" in evals[0]
     assert (res.out_dir / "evals/step_000004/results.json").is_file()
     _assert_bitwise_equal(_weights(plain.checkpoint), _weights(res.checkpoint))
+
+
+def test_time_budget_recalibrates_once_at_a_tenth(tmp_path):
+    cfg = tiny_config(tmp_path, steps=None, time_budget_minutes=1.0 / 60, calibration_steps=2, log_every=50)
+    res = train(cfg, tiny_data())
+    b = res.summary["budget"]
+    assert b["calibrated"] and b["recalibrated"] and b["recalibrated_at_step"] >= b["at_step"] + 10
+    assert b["schedule_total_steps"] > b["recalibrated_at_step"]

@@ -240,20 +240,34 @@ class Trainer:
         return bool(self.budget) and self.train_seconds >= self.budget["time_budget_s"]
 
     def _calibrate(self, session_start: int, window: "_Window") -> None:
-        """With a time budget, fix the cosine schedule's length from the measured step time."""
+        """With a time budget, fix the cosine schedule's length from the measured step time.
+
+        First from the step time over ``calibration_steps`` steps; then once more when 10% of
+        the budget is spent, from the wall time per step since then (checkpoint saves and any
+        change in machine load included), so a shared machine does not leave the schedule
+        ending far too early or too late. Both estimates are recorded in ``budget``."""
         b = self.budget
-        if not b or b["calibrated"] or self.step - session_start < self.cfg.calibration_steps + 1:
+        if not b or b.get("recalibrated"):
             return
-        sec_per_step = window.calib_seconds / max(window.calib_steps, 1)
+        if not b["calibrated"]:
+            if self.step - session_start < self.cfg.calibration_steps + 1:
+                return
+            sec_per_step = window.calib_seconds / max(window.calib_steps, 1)
+            b.update(calibrated=True, at_step=self.step, at_seconds=self.train_seconds, sec_per_step=sec_per_step)
+        elif self.train_seconds >= 0.1 * b["time_budget_s"] and self.step >= b["at_step"] + 10:
+            sec_per_step = (self.train_seconds - b["at_seconds"]) / (self.step - b["at_step"])
+            b.update(recalibrated=True, recalibrated_at_step=self.step, recalibrated_sec_per_step=sec_per_step)
+        else:
+            return
         remaining = b["time_budget_s"] - self.train_seconds
-        total = self.step + int(0.97 * remaining / sec_per_step)  # 3% slack for checkpoint saves
+        total = self.step + int(0.98 * remaining / sec_per_step)
         if self.cfg.steps is not None:
             total = min(total, self.cfg.steps)
         self.schedule.total = max(total, self.step + 1)
-        b.update(calibrated=True, at_step=self.step, sec_per_step=sec_per_step, schedule_total_steps=total)
+        b["schedule_total_steps"] = self.schedule.total
         self.progress.set_total(self.schedule.total)
         self.progress.write(f"[train] time budget {b['time_budget_s'] / 60:.1f} min: {sec_per_step * 1e3:.0f} ms/step "
-                            f"over {window.calib_steps} steps -> cosine schedule over {total} steps")
+                            f"at step {self.step} -> cosine schedule over {self.schedule.total} steps")
 
     # ---- checkpoints --------------------------------------------------------
     def save(self) -> Path:
