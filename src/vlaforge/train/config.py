@@ -63,6 +63,8 @@ class EvalConfig:
     episodes_per_task: int = 2
     seed_start: int = 10_000
     max_steps: int = 500
+    workers: int = 1
+    """1 runs the live model in the training process; more spawn simulator processes (each gets a copy)."""
 
 
 @dataclass

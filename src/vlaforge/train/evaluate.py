@@ -12,14 +12,14 @@ from vlaforge.train.config import EvalConfig
 def evaluate_during_training(model: nn.Module, cfg: EvalConfig, out_dir: Path) -> dict[str, float]:
     """Run ``vlaforge.sim.run_eval`` on the live model; return scalars for metrics.jsonl / TensorBoard.
 
-    The model runs in this process (``workers=1``) so nothing is pickled and the
-    executed-actions-per-chunk stays the policy's own ``n_action_steps``."""
+    With ``cfg.workers == 1`` the model runs in this process (nothing is pickled); the
+    executed-actions-per-chunk is the policy's own ``n_action_steps``."""
     if not hasattr(model, "select_action"):
         raise ValueError(f"{type(model).__name__} is not a closed-loop policy; drop --eval-every for it")
     from vlaforge.sim.evaluate import run_eval
 
     results = run_eval(model, cfg.suite, cfg.episodes_per_task, seed_start=cfg.seed_start, max_steps=cfg.max_steps,
-                       workers=1, out_dir=out_dir, videos_per_task=0, progress=False)
+                       workers=cfg.workers, out_dir=out_dir, videos_per_task=0, progress=False)
     metrics = {"eval/success_mean": results["mean_success"]}
     metrics.update({f"eval/{t.removesuffix('-v3')}": r["success_rate"] for t, r in results["per_task"].items()})
     return metrics
