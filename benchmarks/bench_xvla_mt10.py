@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.skip_train:
         from vlaforge.train.trainer import last_checkpoint
 
-        ckpt, summary = last_checkpoint(Path(a.run_dir)), json.loads((Path(a.run_dir) / "train_summary.json").read_text())
+        ckpt = last_checkpoint(a.run_dir)
+        summary = json.loads((Path(a.run_dir) / "train_summary.json").read_text())
     else:
         result = train_stage(a)
         ckpt, summary = result.checkpoint, result.summary

@@ -11,7 +11,9 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from vlaforge.core.config import PolicyConfig
-from vlaforge.core.keys import ACTION, ACTION_IS_PAD, EMBODIMENT, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, OBS_IS_PAD, STATE, TASK
+from vlaforge.core.keys import (
+    ACTION, ACTION_IS_PAD, EMBODIMENT, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, OBS_IS_PAD, STATE, TASK,
+)
 from vlaforge.core.policy import Policy, decay_groups
 from vlaforge.core.registry import register_family
 from vlaforge.embodiments import get_embodiment
@@ -124,7 +126,8 @@ class SyntheticDataset(Dataset):
         if self.augment:
             state = state + 0.01 * torch.randn_like(state)
         return {IMAGE_PREFIX + CAM: torch.from_numpy(self.images[i]), STATE: state,
-                ACTION: torch.from_numpy(self.action[i]), ACTION_IS_PAD: torch.zeros(self.action.shape[1], dtype=torch.bool),
+                ACTION: torch.from_numpy(self.action[i]),
+                ACTION_IS_PAD: torch.zeros(self.action.shape[1], dtype=torch.bool),
                 OBS_IS_PAD: torch.zeros(1, dtype=torch.bool), TASK: "do the thing", EMBODIMENT: EMB,
                 HAS_ACTION: torch.tensor(True)}
 

@@ -65,5 +65,6 @@ def test_exact_resume_over_lerobot_mixture(tmp_path, roots):
     part = train(_cfg(tmp_path / "part", roots), callbacks=[stop])
     assert part.interrupted and part.step == 2
     resumed = train(_cfg(tmp_path / "part", roots, resume=True))
-    a, b = load_file(str(full.checkpoint / "model.safetensors")), load_file(str(resumed.checkpoint / "model.safetensors"))
+    a = load_file(str(full.checkpoint / "model.safetensors"))
+    b = load_file(str(resumed.checkpoint / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)

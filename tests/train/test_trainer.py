@@ -81,7 +81,7 @@ def test_time_budget_stops_and_fixes_schedule(tmp_path):
     cfg = tiny_config(tmp_path, steps=None, time_budget_minutes=budget_min, calibration_steps=3, log_every=5)
     res = train(cfg, tiny_data())
     assert res.train_seconds >= budget_min * 60
-    assert res.train_seconds < budget_min * 60 + 1.0
+    assert res.train_seconds < budget_min * 60 + 3.0  # stops within a step (slack for a loaded machine)
     b = res.summary["budget"]
     assert b["calibrated"] and b["at_step"] == 4
     assert b["schedule_total_steps"] > 4
@@ -126,7 +126,8 @@ def test_stage_and_hooks(tmp_path):
     t = Trainer(tiny_config(tmp_path, steps=3, stage="head_only"), tiny_data())
     res = t.fit()
     assert t.model.steps_seen == [0, 1, 2]
-    trained = {n for g in t.optimizer.param_groups for p in g["params"] for n, q in t.model.named_parameters() if p is q}
+    names = {id(q): n for n, q in t.model.named_parameters()}
+    trained = {names[id(p)] for g in t.optimizer.param_groups for p in g["params"]}
     assert trained == {"head.weight", "head.bias"}
     with pytest.raises(CheckpointError, match="stage"):
         train(tiny_config(tmp_path, steps=5, resume=True), tiny_data())  # stage 'policy' != saved 'head_only'
@@ -200,9 +201,12 @@ def test_periodic_eval_logs_and_leaves_training_untouched(tmp_path):
     _assert_bitwise_equal(_weights(plain.checkpoint), _weights(res.checkpoint))
 
 
-def test_time_budget_recalibrates_once_at_a_tenth(tmp_path):
+def test_time_budget_reestimates_schedule_length(tmp_path):
     cfg = tiny_config(tmp_path, steps=None, time_budget_minutes=1.0 / 60, calibration_steps=2, log_every=50)
     res = train(cfg, tiny_data())
     b = res.summary["budget"]
-    assert b["calibrated"] and b["recalibrated"] and b["recalibrated_at_step"] >= b["at_step"] + 10
-    assert b["schedule_total_steps"] > b["recalibrated_at_step"]
+    ests = b["estimates"]
+    assert b["calibrated"] and len(ests) >= 3
+    assert [e["at_step"] for e in ests] == sorted(e["at_step"] for e in ests)
+    assert all(e["at_seconds"] >= i * 0.1 - 1e-3 for i, e in enumerate(ests))  # one per tenth of the 1 s budget
+    assert b["schedule_total_steps"] == ests[-1]["total_steps"] > ests[-1]["at_step"]

@@ -96,7 +96,8 @@ def plot_loss_curve(metrics_path: Path, png_path: Path, title: str = "training l
     loss = [r["loss"] for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
     ax.plot(steps, loss, color="tab:blue", alpha=0.35, lw=1, label="loss")
-    ax.plot(steps, _ema_smooth(loss, 0.9), color="tab:blue", lw=2, label="smoothed")
+    ax.plot(steps, _ema_smooth(loss, min(0.9, 1.0 - 10.0 / max(len(loss), 11))), color="tab:blue", lw=2,
+            label="smoothed")
     if all(v > 0 for v in loss):
         ax.set_yscale("log")
     ax.set_xlabel("optimizer step")
@@ -112,8 +113,9 @@ def plot_loss_curve(metrics_path: Path, png_path: Path, title: str = "training l
 
 
 def _ema_smooth(xs: list[float], beta: float) -> list[float]:
-    out, m = [], None
-    for x in xs:
-        m = x if m is None else beta * m + (1 - beta) * x
-        out.append(m)
+    """Debiased EMA (as TensorBoard's smoothing): no pull towards the first, largest values."""
+    out, m = [], 0.0
+    for t, x in enumerate(xs, 1):
+        m = beta * m + (1 - beta) * x
+        out.append(m / (1 - beta**t))
     return out

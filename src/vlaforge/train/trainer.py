@@ -39,6 +39,9 @@ from vlaforge.train.ema import EMA
 from vlaforge.train.optim import build_optimizer, build_scheduler
 from vlaforge.train.progress import MetricsLogger, Progress, plot_loss_curve
 
+REESTIMATE_EVERY = 0.1
+"""With a time budget, the schedule length is re-estimated after every such fraction of it."""
+
 Callback = Callable[["Trainer", dict], None]
 """Called after every optimizer step with the step's metrics (``trainer.step`` is already advanced)."""
 
@@ -240,34 +243,40 @@ class Trainer:
         return bool(self.budget) and self.train_seconds >= self.budget["time_budget_s"]
 
     def _calibrate(self, session_start: int, window: "_Window") -> None:
-        """With a time budget, fix the cosine schedule's length from the measured step time.
+        """With a time budget, set the cosine schedule's length from the measured step time.
 
-        First from the step time over ``calibration_steps`` steps; then once more when 10% of
-        the budget is spent, from the wall time per step since then (checkpoint saves and any
-        change in machine load included), so a shared machine does not leave the schedule
-        ending far too early or too late. Both estimates are recorded in ``budget``."""
+        First from the step time over ``calibration_steps`` steps; then again after every
+        tenth of the budget, from the wall time per step over that tenth (checkpoint saves
+        and changes in machine load included): on a shared machine the step time can change
+        several-fold within minutes, and one early estimate would end the schedule far too
+        early or too late. Every estimate is recorded in ``budget["estimates"]``."""
         b = self.budget
-        if not b or b.get("recalibrated"):
+        if not b:
             return
-        if not b["calibrated"]:
+        ests = b.setdefault("estimates", [])
+        if not ests:
             if self.step - session_start < self.cfg.calibration_steps + 1:
                 return
             sec_per_step = window.calib_seconds / max(window.calib_steps, 1)
-            b.update(calibrated=True, at_step=self.step, at_seconds=self.train_seconds, sec_per_step=sec_per_step)
-        elif self.train_seconds >= 0.1 * b["time_budget_s"] and self.step >= b["at_step"] + 10:
-            sec_per_step = (self.train_seconds - b["at_seconds"]) / (self.step - b["at_step"])
-            b.update(recalibrated=True, recalibrated_at_step=self.step, recalibrated_sec_per_step=sec_per_step)
+            b.update(calibrated=True, at_step=self.step, sec_per_step=sec_per_step)
         else:
-            return
+            last, k = ests[-1], len(ests)
+            if (k >= 10 or self.train_seconds < k * REESTIMATE_EVERY * b["time_budget_s"]
+                    or self.step < last["at_step"] + 5):
+                return
+            sec_per_step = (self.train_seconds - last["at_seconds"]) / (self.step - last["at_step"])
         remaining = b["time_budget_s"] - self.train_seconds
         total = self.step + int(0.98 * remaining / sec_per_step)
         if self.cfg.steps is not None:
             total = min(total, self.cfg.steps)
         self.schedule.total = max(total, self.step + 1)
         b["schedule_total_steps"] = self.schedule.total
+        ests.append({"at_step": self.step, "at_seconds": round(self.train_seconds, 3),
+                     "sec_per_step": round(sec_per_step, 5), "total_steps": self.schedule.total})
         self.progress.set_total(self.schedule.total)
-        self.progress.write(f"[train] time budget {b['time_budget_s'] / 60:.1f} min: {sec_per_step * 1e3:.0f} ms/step "
-                            f"at step {self.step} -> cosine schedule over {self.schedule.total} steps")
+        if len(ests) == 1 or abs(self.schedule.total / ests[-2]["total_steps"] - 1) > 0.1:
+            self.progress.write(f"[train] time budget {b['time_budget_s'] / 60:.1f} min: {sec_per_step * 1e3:.0f} "
+                                f"ms/step at step {self.step} -> cosine schedule over {self.schedule.total} steps")
 
     # ---- checkpoints --------------------------------------------------------
     def save(self) -> Path:
@@ -301,7 +310,8 @@ class Trainer:
         with _rng_preserved(), (self.ema.applied(self.model) if self.ema else contextlib.nullcontext()):
             self.model.eval()
             try:
-                metrics = evaluate_during_training(self.model, self.cfg.eval, self.out / "evals" / f"step_{self.step:06d}")
+                out = self.out / "evals" / f"step_{self.step:06d}"
+                metrics = evaluate_during_training(self.model, self.cfg.eval, out)
             finally:
                 self.model.train()
         self.logger.log(self.step, metrics)
