@@ -35,6 +35,8 @@ class Args:
     n_action_steps: int | None = None
     """Actions executed per predicted chunk (None: the policy config's own value)."""
     workers: int = 2
+    threads: int = 2
+    """torch threads for training (1 when other jobs share the cores: oversubscription is ~6x slower)."""
     seed: int = 0
     resume: bool = False
     """Continue an interrupted training run in run_dir."""
@@ -48,7 +50,7 @@ def train_stage(a: Args):
 
     cfg = get_recipe("xvla_tiny_mt10")()
     cfg.data.roots = (a.data,)
-    cfg.out_dir, cfg.seed, cfg.resume = a.run_dir, a.seed, a.resume
+    cfg.out_dir, cfg.seed, cfg.resume, cfg.num_threads = a.run_dir, a.seed, a.resume, a.threads
     cfg.time_budget_minutes, cfg.steps = a.minutes, a.steps
     return train(cfg)
 

@@ -85,7 +85,7 @@ def xvla_tiny_mt10() -> TrainConfig:
         policy=XVLAConfig.from_preset("tiny"),
         data=DataConfig(roots=(MT10_DATA,), batch_size=32, num_workers=0),
         optim=OptimConfig(lr=3e-4, betas=(0.9, 0.95), weight_decay=0.01, warmup_steps=200, min_lr_ratio=0.05),
-        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="bf16", ema_decay=None,
+        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="bf16", ema_decay=0.998,
         save_every=1000, out_dir="runs/xvla_tiny_mt10", num_threads=2,
     )
 
@@ -99,6 +99,7 @@ def xvla_demo() -> TrainConfig:
     cfg.data = DataConfig(roots=("runs/demo/data",), batch_size=16, num_workers=0)
     cfg.optim.warmup_steps = 50
     cfg.time_budget_minutes = 8.5
+    cfg.ema_decay = None  # a few hundred steps: an EMA would still lag the live weights
     cfg.save_every = 500
     cfg.out_dir = "runs/demo/train"
     return cfg
