@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# UniVLA-AR tiny under the MT10 protocol, as run for BENCHMARKS.md on 2026-11-21.
+# Stage 0 (image VQ, reported separately), then stage 2 (policy) from scratch = initialised from the VQ
+# only; the world-model stage (univla_ar_wm_mt40) did not fit this session's CPU budget.
+# EPISODES and ACTIONS: the figure in BENCHMARKS.md used EPISODES=5 ACTIONS=10 (see there why).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EPISODES=${EPISODES:-10}; ACTIONS=${ACTIONS:-10}; THREADS=${THREADS:-1}
+vlaforge train --recipe vq_tiny_mt10 --time-budget-minutes 15 --num-threads "$THREADS" --data.num-workers 0
+vlaforge tokenizer fit-fast --dataset data/mt10_64 --chunk 10 --vocab 1024 --out runs/tokenizers/fast_mt10
+vlaforge train --recipe univla_ar_tiny_mt10_scratch --num-threads "$THREADS" --data.num-workers 0
+vlaforge eval --policy runs/univla_ar_tiny_mt10_scratch/checkpoints/last --suite mt10 \
+  --episodes-per-task "$EPISODES" --n-action-steps "$ACTIONS" --workers 1 \
+  --dataset data/mt10_64 --out benchmarks/results/univla_ar_mt10_scratch
