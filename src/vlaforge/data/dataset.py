@@ -31,7 +31,22 @@ FUTURE_IS_PAD = "future.is_pad"
 Batch = dict[str, Any]
 
 
-class LeRobotDataset(Dataset):
+class _BatchFetch(Dataset):
+    """Shared access: ``ds[i]`` for one sample or a list of indices, and ``__getitems__`` so
+    torch's DataLoader fetches a whole batch with one vectorised ``get_batch`` gather."""
+
+    def get_batch(self, indices) -> Batch:  # pragma: no cover - implemented by subclasses
+        raise NotImplementedError
+
+    def __getitem__(self, i):
+        return _get(self, i)
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Batch]:
+        batch = self.get_batch(indices)
+        return [{k: v[j] for k, v in batch.items()} for j in range(len(indices))]
+
+
+class LeRobotDataset(_BatchFetch):
     """Windows of observations, action chunks and optional future frames.
 
     ``ds[i]`` gives one sample; ``ds[[i, j, ...]]`` a collated batch (fast path).
@@ -106,14 +121,6 @@ class LeRobotDataset(Dataset):
     # ---- access ------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._rows)
-
-    def __getitem__(self, i):
-        return _get(self, i)
-
-    def __getitems__(self, indices: Sequence[int]) -> list[Batch]:
-        """Batch fetch for DataLoader's default collate: one vectorised gather, split per sample."""
-        batch = self.get_batch(indices)
-        return [{k: v[j] for k, v in batch.items()} for j in range(len(indices))]
 
     def get_batch(self, indices) -> Batch:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
@@ -191,7 +198,7 @@ class LeRobotDataset(Dataset):
 
 
 # ---------------------------------------------------------------------------- mixtures
-class MixtureDataset(Dataset):
+class MixtureDataset(_BatchFetch):
     """Several datasets behind one index space, sampled with per-dataset weights.
 
     Action-labelled and action-free datasets mix: state/action are zero-padded to the
@@ -226,13 +233,6 @@ class MixtureDataset(Dataset):
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
-
-    def __getitem__(self, i):
-        return _get(self, i)
-
-    def __getitems__(self, indices: Sequence[int]) -> list[Batch]:
-        batch = self.get_batch(indices)
-        return [{k: v[j] for k, v in batch.items()} for j in range(len(indices))]
 
     def get_batch(self, indices) -> Batch:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
