@@ -2,7 +2,7 @@
 # UniVLA-AR tiny under the MT10 protocol, as run for BENCHMARKS.md on 2026-11-21.
 # Stage 0 (image VQ, reported separately), then stage 2 (policy) from scratch = initialised from the VQ
 # only; the world-model stage (univla_ar_wm_mt40) did not fit this session's CPU budget.
-# EPISODES and ACTIONS: the figure in BENCHMARKS.md used EPISODES=5 ACTIONS=10 (see there why).
+# The figure in BENCHMARKS.md used the defaults below (10 episodes per task, 10 actions per chunk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EPISODES=${EPISODES:-10}; ACTIONS=${ACTIONS:-10}; THREADS=${THREADS:-1}
