@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# UniVLA-AR tiny under the MT10 protocol, as run for BENCHMARKS.md on 2026-11-21.
-# Stage 0 (image VQ, reported separately), then stage 2 (policy) from scratch = initialised from the VQ
-# only; the world-model stage (univla_ar_wm_mt40) did not fit this session's CPU budget.
-# The figure in BENCHMARKS.md used the defaults below (10 episodes per task, 10 actions per chunk).
+# UniVLA-AR tiny under the MT10 protocol with the world-model ablation, as run for BENCHMARKS.md.
+# Two 1-thread lanes share the 2 cores; both merge into benchmarks/results/univla_ar_mt10/results.json.
+#   lane A: image VQ report, world model (35 min) + foresight, policy from the world model (all demos, 45 min)
+#   lane B: policy from scratch (10 demos/task, 30 min; all demos reuses runs/univla_ar_tiny_mt10_scratch,
+#           the 45-min run of `vlaforge train --recipe univla_ar_tiny_mt10_scratch`), then, once the world
+#           model exists, policy from the world model on 10 demos/task.
+# Prerequisites: data/mt10_64 and data/mt40_video_64 collected, runs/vq_tiny_mt10 and runs/tokenizers/fast_mt10
+# (see benchmarks/bench_univla_ar_mt10.py for the from-nothing path). A killed lane resumes when re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EPISODES=${EPISODES:-10}; ACTIONS=${ACTIONS:-10}; THREADS=${THREADS:-1}
-vlaforge train --recipe vq_tiny_mt10 --time-budget-minutes 15 --num-threads "$THREADS" --data.num-workers 0
-vlaforge tokenizer fit-fast --dataset data/mt10_64 --chunk 10 --vocab 1024 --out runs/tokenizers/fast_mt10
-vlaforge train --recipe univla_ar_tiny_mt10_scratch --num-threads "$THREADS" --data.num-workers 0
-vlaforge eval --policy runs/univla_ar_tiny_mt10_scratch/checkpoints/last --suite mt10 \
-  --episodes-per-task "$EPISODES" --n-action-steps "$ACTIONS" --workers 1 \
-  --dataset data/mt10_64 --out benchmarks/results/univla_ar_mt10_scratch
+export MUJOCO_GL=egl OMP_NUM_THREADS=1
+R=runs/bench_univla_ar_mt10
+mkdir -p "$R" runs/logs
+ln -sfn ../vq_tiny_mt10 "$R/vq"
+ln -sfn ../tokenizers/fast_mt10 "$R/fast_mt10"
+[ -e "$R/scratch_full" ] || ln -sfn ../univla_ar_tiny_mt10_scratch "$R/scratch_full"
+B="python benchmarks/bench_univla_ar_mt10.py --wm-minutes 35 --small-data-minutes 30"
+$B --variants wm_full > runs/logs/univla_lane_a.log 2>&1 &
+( $B --variants scratch_10demos scratch_full
+  while [ ! -f "$R/wm/train_summary.json" ]; do sleep 30; done
+  $B --variants wm_10demos ) > runs/logs/univla_lane_b.log 2>&1 &
+wait

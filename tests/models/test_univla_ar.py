@@ -1,6 +1,7 @@
 """UniVLA unified-AR: losses per stage, loss masking, constrained + KV-cached decoding,
 decode-failure fallback, checkpoint round trip with FAST/VQ assets, the paper-size count."""
 
+import json
 import numpy as np
 import pytest
 import torch
@@ -158,6 +159,26 @@ def test_decode_failure_is_flagged_with_fallback(fast, monkeypatch, caplog):
     assert pol.decode_failures == 2 and torch.count_nonzero(third) == 0
 
 
+def test_relaxed_decoding_repairs_and_counts(fast, monkeypatch):
+    pol = make_policy(fast, fast_decode="relaxed").eval()
+    c = pol.config
+    good = np.clip(np.linspace(-0.5, 0.5, 40).reshape(10, 4), -1, 1)
+    ids = fast.encode(good)
+    valid = [c.fast_offset + i for i in ids] + [c.special["eoa"]]
+    short = [c.fast_offset + ids[0], c.special["eoa"]]
+    outputs = iter([torch.tensor([valid]), torch.tensor([short]), torch.tensor([[c.special["eoa"]] * 3])])
+    monkeypatch.setattr(pol, "generate", lambda *a, **k: next(outputs))
+    obs = obs_of(make_batch(b=1))
+    exact = pol.predict_action_chunk(obs)
+    assert pol.diagnostics() == {"action_chunks": 1, "decode_failures": 0, "decode_repaired": 0}
+    repaired = pol.predict_action_chunk(obs)  # too few coefficients: zero-filled high frequencies, flagged
+    assert pol.last_decode_ok.tolist() == [True]
+    assert pol.diagnostics() == {"action_chunks": 2, "decode_failures": 0, "decode_repaired": 1}
+    assert not torch.equal(repaired, exact) and torch.isfinite(repaired).all()
+    pol.predict_action_chunk(obs)  # eoa first: nothing to decode -> a failure even when relaxed
+    assert pol.diagnostics() == {"action_chunks": 3, "decode_failures": 1, "decode_repaired": 1}
+
+
 def test_select_action_closed_loop(fast):
     pol = make_policy(fast, max_action_tokens=8).eval()
     pol.reset()
@@ -283,3 +304,27 @@ def test_pipeline_cli_and_trainer_stages(tmp_path):
                            "--out", str(out)]) == 0
     codes = np.load(out, mmap_mode="r")
     assert codes.shape == (3 * 24, 2, 8, 8) and codes.dtype == np.int16
+
+    # closed-loop eval from the CLI, with an inference-time override; decode counters land in results.json
+    from vlaforge.cli.eval import main as eval_main
+
+    ev = tmp_path / "eval"
+    assert eval_main(["--policy", str(pol.checkpoint), "--suite", "reach", "--episodes-per-task", "1",
+                      "--max-steps", "6", "--workers", "1", "--videos-per-task", "0", "--out", str(ev),
+                      "--set", "fast_decode=relaxed", "--set", "max_action_tokens=4"]) == 0
+    res = json.loads((ev / "results.json").read_text())
+    assert res["image_size"] == [64, 64]  # taken from the checkpoint despite the override
+    assert set(res["diagnostics"]) == {"action_chunks", "decode_failures", "decode_repaired"}
+    assert res["diagnostics"]["action_chunks"] >= 1
+    assert eval_main(["--policy", str(pol.checkpoint), "--suite", "reach", "--out", str(ev),
+                      "--set", "bogus_field=1"]) == 2  # unknown field: a clear error before any rollout
+
+
+def test_eval_set_rejects_unknown_fields(tmp_path, capsys):
+    from vlaforge.cli.eval import main as eval_main, parse_overrides
+
+    assert parse_overrides(("a=1", "b=relaxed", "c=[1, 2]")) == {"a": 1, "b": "relaxed", "c": [1, 2]}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_overrides(("novalue",))
+    assert eval_main(["--policy", "expert", "--set", "x=1", "--out", str(tmp_path)]) == 2
+    assert "--set applies to checkpoints" in capsys.readouterr().err

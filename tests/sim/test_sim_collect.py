@@ -70,3 +70,40 @@ def test_real_writer_round_trip(tmp_path):
 def test_collection_seeds_stay_below_eval_range(tmp_path):
     with pytest.raises(ValueError, match="evaluation range"):
         collect(_cfg(tmp_path, seed_start=9_990), writer_factory=lambda c, k: RecordingWriter(), progress=False)
+
+
+def test_killed_collection_resumes_where_it_stopped(tmp_path):
+    from vlaforge.data.errors import NotFinalizedError
+    from vlaforge.data.lerobot import load_meta
+    from vlaforge.sim.collect import _default_writer
+
+    cfg = _cfg(tmp_path, episodes_per_task=1, tasks="reach,drawer-close", episodes_per_file=1)
+
+    def dies_on_second_episode(c, cams):
+        w = _default_writer(c, cams)
+        add = w.add_episode
+
+        def add_once(frames, task, extra):
+            if w.num_episodes >= 1:
+                raise KeyboardInterrupt  # the collection is killed while writing drawer-close
+            return add(frames, task, extra)
+
+        w.add_episode = add_once
+        return w
+
+    with pytest.raises(KeyboardInterrupt):
+        collect(cfg, writer_factory=dies_on_second_episode, progress=False)
+    with pytest.raises(NotFinalizedError):
+        load_meta(cfg.out)  # a half-written dataset is never read as complete
+    with pytest.raises(ValueError, match="pass only one"):
+        collect(_cfg(tmp_path, resume=True, overwrite=True), progress=False)
+    summary = collect(_cfg(tmp_path, episodes_per_task=1, tasks="reach,drawer-close", episodes_per_file=1,
+                           resume=True), progress=False)
+    assert summary["per_task"]["reach-v3"]["resumed_seeds"] == [0]  # kept from the killed run, not re-collected
+    assert summary["per_task"]["reach-v3"]["successes"] == 0
+    assert summary["per_task"]["drawer-close-v3"]["kept_seeds"] == [0] and summary["episodes"] == 2
+    meta = load_meta(cfg.out)
+    assert [meta.episode_extra(i)["env"] for i in range(2)] == ["reach-v3", "drawer-close-v3"]
+    with pytest.raises(ValueError, match="--tasks does not list"):
+        collect(_cfg(tmp_path, episodes_per_task=1, tasks="push", resume=True), progress=False)
+    assert load_meta(cfg.out).total_episodes == 2  # the refused resume left the finished dataset intact

@@ -77,6 +77,23 @@ def test_chunked_execution_and_policy_obs():
     assert PRIVILEGED_OBS not in obs
 
 
+class CountingPolicy(ChunkPolicy):
+    """Reports a diagnostics counter, like UniVLA-AR's decode failures."""
+
+    def diagnostics(self):
+        return {"chunks": self.calls, "odd_chunks": self.calls // 2}
+
+
+def test_policy_diagnostics_are_recorded_per_episode_and_summed(tmp_path):
+    res = run_eval(CountingPolicy(), suite="reach,push", episodes_per_task=1, max_steps=10, n_action_steps=5,
+                   workers=1, image_size=32, progress=False, out_dir=tmp_path, videos_per_task=0)
+    # 2 chunks per episode; the counters run on across episodes, each episode gets its own delta
+    assert res["per_task"]["reach-v3"]["episodes"][0]["diagnostics"] == {"chunks": 2, "odd_chunks": 1}
+    assert res["per_task"]["push-v3"]["diagnostics"] == {"chunks": 2, "odd_chunks": 1}
+    assert res["diagnostics"] == {"chunks": 4, "odd_chunks": 2}
+    assert "chunks 4, odd_chunks 2" in (tmp_path / "results.md").read_text()
+
+
 def test_n_action_steps_overrides_a_library_policy():
     """A vlaforge Policy keeps its own history/queue; the runner only sets config.n_action_steps."""
     from vlaforge.core.config import PolicyConfig

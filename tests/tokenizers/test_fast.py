@@ -64,6 +64,24 @@ def test_decode_failure_is_reported_not_zeros(tok):
     assert ok and chunk.shape == (H, D)
 
 
+def test_relaxed_decode_zero_fills_high_frequencies(tok):
+    c = smooth_chunks(1, seed=4)[0]
+    ids = tok.encode(c)
+    exact, n = tok.decode_relaxed(ids, H, D)
+    assert n == 0 and np.array_equal(exact, tok.decode(ids, H, D))
+    sym = tok.coefficients(c).reshape(-1)  # frequency-major symbols
+    short, n = tok.decode_relaxed(ids[:-1], H, D)
+    missing = H * D - tok._symbols(ids[:-1]).size
+    assert n == missing > 0
+    expected = sym.copy()
+    expected[H * D - missing:] = 0  # only the trailing (highest-frequency) coefficients are zeroed
+    assert np.array_equal(tok.coefficients(short).reshape(-1), expected)
+    long, n = tok.decode_relaxed(ids + ids, H, D)
+    assert n == H * D and np.array_equal(long, exact)  # extras dropped
+    assert tok.decode_relaxed([], H, D) == (None, -1)
+    assert tok.decode_relaxed([tok._bpe.get_vocab_size() + 5], H, D) == (None, -1)
+
+
 def test_bad_input_and_unfitted():
     with pytest.raises(RuntimeError, match="not fitted"):
         FASTTokenizer().encode(np.zeros((H, D)))

@@ -55,6 +55,21 @@ def test_mixture_loads_with_stats_and_embodiment(tmp_path, roots):
     assert batch["has_action"].any() and not batch["has_action"].all()
 
 
+def test_episodes_per_task_subsets_every_root(tmp_path, roots):
+    cfg = _cfg(tmp_path, roots)
+    full = load_train_data(cfg.data, cfg.policy)
+    cfg.data.episodes_per_task = 1  # one task per root here: one episode each
+    sub = load_train_data(cfg.data, cfg.policy)
+    assert sub.info["episodes_per_task"] == 1
+    assert all(0 < s < f for s, f in zip(sub.info["sizes"], full.info["sizes"]))
+    first = [d.dataset.datasets[0] if hasattr(d.dataset, "datasets") else d.dataset for d in (sub, full)]
+    assert set(np.unique(first[0]._data["episode_index"][first[0]._rows])) == {0}
+    assert sub.norm_stats == full.norm_stats  # statistics of the whole dataset, whatever the subset
+    cfg.data.episodes_per_task = 0
+    with pytest.raises(ValueError, match="episodes_per_task must be >= 1"):
+        load_train_data(cfg.data, cfg.policy)
+
+
 def test_exact_resume_over_lerobot_mixture(tmp_path, roots):
     full = train(_cfg(tmp_path / "full", roots))
 

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 def _print_summary(summary: dict) -> None:
     print(f"\n{'task':<28} {'kept':>5} {'failed':>6} {'mean len':>9}")
     for task, r in summary["per_task"].items():
-        print(f"{task:<28} {r['successes']:>5} {r['failures']:>6} {r['mean_length']:>9.1f}")
+        kept = r["successes"] + len(r.get("resumed_seeds", []))
+        print(f"{task:<28} {kept:>5} {r['failures']:>6} {r['mean_length']:>9.1f}")
     print(f"{summary['episodes']} episodes kept, {summary['failures']} failed, {summary['env_steps']} env steps in "
           f"{summary['elapsed_s']:.0f} s: {summary['steps_per_s']:.0f} steps/s, "
           f"{summary['images_per_s']:.0f} images/s -> {summary['config']['out']}")

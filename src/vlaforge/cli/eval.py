@@ -7,6 +7,7 @@ rollout MP4s under ``--out``.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class EvalArgs:
     videos_per_task: int = 1
     dataset: str | None = None
     """A LeRobot dataset whose episode seeds must not be evaluation seeds (extra overlap guard)."""
+    set: tuple[str, ...] = ()
+    """Override inference-time fields of the checkpoint's policy config, KEY=VALUE (VALUE read as
+    JSON, else as a string), e.g. ``--set fast_decode=relaxed``."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +73,7 @@ def _run(args: EvalArgs) -> dict:
     if args.server:  # the remote policy runs its own chunks: K goes to it, not to the runner
         policy, n_action_steps = functools.partial(remote_policy, args.server, args.n_action_steps), None
     else:
-        policy, n_action_steps = _policy_spec(args.policy), args.n_action_steps
+        policy, n_action_steps = _policy_spec(args.policy, parse_overrides(args.set)), args.n_action_steps
     name = "server" if args.server else Path(args.policy).name
     out = args.out or f"runs/eval/{name}-{args.suite.replace(',', '+')}-{time.strftime('%Y%m%d-%H%M%S')}"
     training_seeds = _dataset_seeds(args.dataset) if args.dataset else None
@@ -80,8 +84,24 @@ def _run(args: EvalArgs) -> dict:
                     training_seeds=training_seeds)
 
 
-def _policy_spec(policy: str) -> str:
+def parse_overrides(items: tuple[str, ...]) -> dict:
+    """``("fast_decode=relaxed", "n_action_steps=5")`` -> ``{"fast_decode": "relaxed", "n_action_steps": 5}``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set fast_decode=relaxed")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _policy_spec(policy: str, overrides: dict | None = None):
     if policy in BASELINE_NAMES:
+        if overrides:
+            raise ValueError(f"--set applies to checkpoints, not to the {policy!r} baseline")
         return policy
     path = Path(policy)
     if path.is_dir():
@@ -91,6 +111,14 @@ def _policy_spec(policy: str) -> str:
             raise FileNotFoundError(f"--policy {policy} is a directory without config.json, not a vlaforge "
                                     "checkpoint; pass e.g. runs/NAME/checkpoints/last")
         check_checkpoint(path)
+        if overrides:
+            from vlaforge.core.checkpoint import load_policy, read_config
+            from vlaforge.core.config import from_dict
+            from vlaforge.core.registry import get_family
+
+            cfg = read_config(path)
+            from_dict(get_family(cfg["family"]), {**cfg["policy"], **overrides})  # unknown keys fail here, early
+            return functools.partial(load_policy, str(path), policy_overrides=overrides)
         return str(path)
     if path.exists():
         raise ValueError(f"--policy {policy}: a checkpoint is a directory (with config.json, model.safetensors, "

@@ -73,6 +73,11 @@ class Policy(nn.Module):
     def load_assets(self, directory) -> None:
         """Read what ``save_assets`` wrote."""
 
+    def diagnostics(self) -> dict[str, int]:
+        """Running counters a closed-loop evaluation should report (e.g. token-decode failures).
+        The eval runner records each episode's change in them; families without any return {}."""
+        return {}
+
     # ---- closed loop --------------------------------------------------------
     def reset(self) -> None:
         self._obs_hist.clear()

@@ -145,8 +145,8 @@ def load_meta(root: str | os.PathLike) -> LeRobotDatasetMeta:
     if (root / WRITING_MARKER).exists():
         raise NotFinalizedError(
             f"dataset {root} was not finalized ({WRITING_MARKER} is present): its collection was killed or is "
-            "still running. Re-run the collection, or continue it with LeRobotDatasetWriter(root, ..., "
-            "resume=True) and call finalize()")
+            "still running. Continue it with `vlaforge collect ... --resume` (or LeRobotDatasetWriter(root, ..., "
+            "resume=True) and finalize()), or re-run it with --overwrite")
     _check_version(root, info)
     tasks = read_tasks(root)
     episodes = read_episodes(root)
@@ -354,7 +354,8 @@ class LeRobotDatasetWriter:
             self._load_for_resume()
         elif exists:
             raise DatasetError(f"dataset {self.root} already exists; pass overwrite=True to replace it or "
-                               "resume=True to append episodes to it")
+                               "resume=True to append episodes to it (`vlaforge collect ... --overwrite` / "
+                               "`--resume`)")
         self.root.mkdir(parents=True, exist_ok=True)
         write_json(self.root / WRITING_MARKER, {"cameras": self.cameras, "image_size": self.image_size,
                                                 "codec": self.codec, "fps": self.fps})

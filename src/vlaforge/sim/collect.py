@@ -48,6 +48,9 @@ class CollectConfig:
     no_actions: bool = False
     """Write an action-free video dataset (frames + task only), e.g. for world-model pre-training."""
     overwrite: bool = False
+    resume: bool = False
+    """Continue a killed collection in ``out``: episodes in completely written files are kept,
+    each task collects only what it still lacks (from the seed after its last kept one)."""
     codec: str = "h264"
     episodes_per_file: int = 50
 
@@ -85,6 +88,8 @@ class TaskReport:
     frames: int = 0
     mean_length: float = 0.0
     exhausted: bool = False
+    resumed_seeds: list[int] = field(default_factory=list)
+    """Episodes kept from an earlier, killed run of the same collection (``--resume``)."""
 
 
 # ---- worker side -------------------------------------------------------------
@@ -133,14 +138,17 @@ class _Scheduler:
     """Seeds in order per task; a failure queues the task's next seed at the front, so an
     earlier task finishes (and is written) before later ones pile up in memory."""
 
-    def __init__(self, tasks: list[str], cfg: CollectConfig) -> None:
+    def __init__(self, tasks: list[str], cfg: CollectConfig, done: dict[str, list[int]] | None = None) -> None:
+        """``done``: seeds already written per task (a resumed collection); those tasks need fewer."""
         self.tasks, self.cfg = tasks, cfg
-        self.queue: deque[tuple[str, int]] = deque(
-            (t, cfg.seed_start + i) for t in tasks for i in range(cfg.episodes_per_task))
-        self.next_seed = {t: cfg.seed_start + cfg.episodes_per_task for t in tasks}
-        self.outstanding = {t: cfg.episodes_per_task for t in tasks}
+        done = done or {}
+        first = {t: max(done[t]) + 1 if done.get(t) else cfg.seed_start for t in tasks}
+        need = {t: max(0, cfg.episodes_per_task - len(done.get(t, []))) for t in tasks}
+        self.queue: deque[tuple[str, int]] = deque((t, first[t] + i) for t in tasks for i in range(need[t]))
+        self.next_seed = {t: first[t] + need[t] for t in tasks}
+        self.outstanding = dict(need)
         self.kept: dict[str, list[Episode]] = {t: [] for t in tasks}
-        self.reports = {t: TaskReport() for t in tasks}
+        self.reports = {t: TaskReport(resumed_seeds=sorted(done.get(t, []))) for t in tasks}
 
     def on_result(self, ep: Episode) -> None:
         rep = self.reports[ep.task]
@@ -165,11 +173,14 @@ def collect(cfg: CollectConfig, writer_factory: Callable[..., Any] | None = None
             progress: bool = True) -> dict[str, Any]:
     """Run the collection described by ``cfg``; returns (and writes) a summary dict."""
     tasks = resolve_tasks(cfg.tasks)
+    if cfg.resume and cfg.overwrite:
+        raise ValueError("--resume continues the dataset in --out and --overwrite deletes it: pass only one")
     check_collection_seeds(cfg.seed_start, cfg.seed_cap)
     cameras = cfg.camera_list
     _check_cameras(cameras)
+    done = _done_seeds(Path(cfg.out), tasks) if cfg.resume else None  # checked before the writer touches out
     writer = (writer_factory or _default_writer)(cfg, cameras)
-    sched = _Scheduler(tasks, cfg)
+    sched = _Scheduler(tasks, cfg, done)
     t0 = time.perf_counter()
     executor = pool.make_executor(cfg.workers, _init_worker,
                                   ((cfg.image_size, cfg.image_size), cameras, cfg.max_steps))
@@ -201,6 +212,26 @@ def collect(cfg: CollectConfig, writer_factory: Callable[..., Any] | None = None
     return _summary(cfg, tasks, sched, steps_total, len(cameras), time.perf_counter() - t0)
 
 
+def _done_seeds(root: Path, tasks: list[str]) -> dict[str, list[int]]:
+    """Seeds per task already in the dataset a resumed collection continues: the episodes of
+    completely written files, the ones ``LeRobotDatasetWriter(resume=True)`` keeps."""
+    from vlaforge.data.lerobot import INFO_PATH, read_episodes
+
+    if not (root / INFO_PATH).is_file():
+        return {}
+    n = int(json.loads((root / INFO_PATH).read_text()).get("total_episodes", 0))
+    if n == 0:
+        return {}
+    eps = read_episodes(root)
+    done: dict[str, list[int]] = {}
+    for env, seed in zip(eps["env"][:n].tolist(), eps["seed"][:n].tolist()):
+        if env not in tasks:
+            raise ValueError(f"cannot resume {root}: it holds task {env!r}, which --tasks does not list; "
+                             "resume with the same --tasks, or start over with --overwrite")
+        done.setdefault(env, []).append(int(seed))
+    return done
+
+
 def _check_cameras(cameras: tuple[str, ...]) -> None:
     from vlaforge.sim.metaworld import CAMERAS
 
@@ -220,7 +251,8 @@ def _default_writer(cfg: CollectConfig, cameras: tuple[str, ...]):
                            "collection writes LeRobot v3 datasets through it") from e
     return LeRobotDatasetWriter(cfg.out, fps=80, robot_type="metaworld_sawyer", features=None, cameras=cameras,
                                 image_size=(cfg.image_size, cfg.image_size), codec=cfg.codec,
-                                episodes_per_file=cfg.episodes_per_file, overwrite=cfg.overwrite)
+                                episodes_per_file=cfg.episodes_per_file, overwrite=cfg.overwrite,
+                                resume=cfg.resume)
 
 
 def _write_task(writer, sched: _Scheduler, task: str, cfg: CollectConfig) -> None:
@@ -268,7 +300,7 @@ def _summary(cfg: CollectConfig, tasks: list[str], sched: _Scheduler, steps: int
         "config": asdict(cfg),
         "tasks": tasks,
         "per_task": reports,
-        "episodes": sum(r["successes"] for r in reports.values()),
+        "episodes": sum(r["successes"] + len(r["resumed_seeds"]) for r in reports.values()),
         "failures": sum(r["failures"] for r in reports.values()),
         "env_steps": steps,
         "elapsed_s": round(elapsed, 2),
@@ -277,7 +309,7 @@ def _summary(cfg: CollectConfig, tasks: list[str], sched: _Scheduler, steps: int
         "images_per_s": round(steps * n_cams / max(elapsed, 1e-9), 1),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    short = [t for t, r in reports.items() if r["successes"] < cfg.episodes_per_task]
+    short = [t for t, r in reports.items() if r["successes"] + len(r["resumed_seeds"]) < cfg.episodes_per_task]
     if short:
         summary["warning"] = (f"tasks {short} reached the seed cap ({cfg.seed_cap}) with fewer than "
                               f"{cfg.episodes_per_task} successes")

@@ -43,6 +43,8 @@ class EpisodeResult:
     """Steps executed: up to and including the first success step, else ``max_steps``."""
     seconds: float
     video: str | None = None
+    diagnostics: dict[str, int] | None = None
+    """The policy's ``diagnostics()`` counters accrued in this episode (e.g. decode failures)."""
 
 
 # ---- policy loading (runs in the worker) ---------------------------------------
@@ -215,6 +217,7 @@ def run_episode(task: str, seed: int, max_steps: int, video_path: str | None = N
     actor.reset()
     scale = upscale_factor(env.image_size[0])
     frames = [tile_cameras(step.obs, cams, scale)] if video_path else None
+    before = _diagnostics(actor.policy)
     success, length = False, max_steps
     for t in range(max_steps):
         step = env.step(actor.act(policy_obs(step, task, _WORKER["privileged"])), render=render)
@@ -225,7 +228,14 @@ def run_episode(task: str, seed: int, max_steps: int, video_path: str | None = N
             break
     if frames is not None:
         write_mp4(frames, video_path)
-    return EpisodeResult(task, seed, success, length, time.perf_counter() - t0, video_path)
+    after = _diagnostics(actor.policy)
+    delta = {k: int(v - before.get(k, 0)) for k, v in after.items()} or None
+    return EpisodeResult(task, seed, success, length, time.perf_counter() - t0, video_path, delta)
+
+
+def _diagnostics(policy) -> dict[str, int]:
+    fn = getattr(policy, "diagnostics", None)
+    return dict(fn()) if callable(fn) else {}
 
 
 # ---- parent side ---------------------------------------------------------------
@@ -269,6 +279,8 @@ def _observation_spec(policy: PolicySpec, image_size: int | None, cameras: Seque
     from vlaforge.sim.metaworld import CAMERAS
 
     cfg: Any = getattr(policy, "config", None)
+    if isinstance(policy, functools.partial) and policy.args:  # e.g. load_policy(dir, policy_overrides=...)
+        policy = policy.args[0]
     if isinstance(policy, (str, Path)) and Path(policy).is_dir():
         from vlaforge.core.checkpoint import read_config
 

@@ -23,11 +23,18 @@ def summarize(episodes: Sequence[Any], tasks: Sequence[str], meta: dict[str, Any
             "success_rate": float(np.mean([e.success for e in eps])) if eps else float("nan"),
             "mean_length": float(np.mean([e.length for e in eps])) if eps else float("nan"),
             "n_episodes": len(eps),
-            "episodes": [{k: v for k, v in asdict(e).items() if k != "task"} for e in eps],
+            "episodes": [{k: v for k, v in asdict(e).items() if k != "task" and not (k == "diagnostics" and v is None)}
+                         for e in eps],
         }
+        diag = _sum_diagnostics(eps)
+        if diag:
+            per_task[task]["diagnostics"] = diag
     rates = [r["success_rate"] for r in per_task.values()]
     results: dict[str, Any] = {**meta, "tasks": list(tasks), "mean_success": float(np.mean(rates)),
                                "per_task": per_task}
+    diag = _sum_diagnostics(episodes)
+    if diag:
+        results["diagnostics"] = diag
     buckets = {b: float(np.mean([per_task[t]["success_rate"] for t in ts]))
                for b, ts in DIFFICULTY.items() if all(t in per_task for t in ts)}
     if buckets:
@@ -36,6 +43,15 @@ def summarize(episodes: Sequence[Any], tasks: Sequence[str], meta: dict[str, Any
         # The figure published MT50 numbers (SmolVLA, pi0, ...) quote: the mean of the 4 bucket means.
         results["difficulty_mean"] = float(np.mean(list(buckets.values())))
     return results
+
+
+def _sum_diagnostics(episodes: Sequence[Any]) -> dict[str, int]:
+    """Sum the policy counters (``EpisodeResult.diagnostics``) over episodes."""
+    total: dict[str, int] = {}
+    for e in episodes:
+        for k, v in (getattr(e, "diagnostics", None) or {}).items():
+            total[k] = total.get(k, 0) + int(v)
+    return total
 
 
 def write_outputs(results: dict[str, Any], out_dir: str | Path) -> dict[str, str]:
@@ -63,6 +79,9 @@ def markdown_table(results: dict[str, Any]) -> str:
         lines += [f"| {b} | {100 * v:.1f}% |" for b, v in results["difficulty"].items()]
         if "difficulty_mean" in results:
             lines.append(f"| **bucket mean** | **{100 * results['difficulty_mean']:.1f}%** |")
+    if results.get("diagnostics"):
+        lines += ["", "policy diagnostics (summed over episodes): "
+                  + ", ".join(f"{k} {v}" for k, v in results["diagnostics"].items())]
     if results.get("privileged"):
         lines += ["", "_Privileged baseline: it reads object and goal positions from the simulator._"]
     return "\n".join(lines) + "\n"

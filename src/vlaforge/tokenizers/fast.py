@@ -162,6 +162,29 @@ class FASTTokenizer:
         except FASTDecodeError:
             return None, False
 
+    def decode_relaxed(self, ids: Sequence[int], horizon: int | None = None,
+                       action_dim: int | None = None) -> tuple[np.ndarray | None, int]:
+        """Decode a generation that spells the wrong number of coefficients, as LeRobot's pi0-FAST
+        ``relaxed_decoding`` does: missing trailing coefficients are set to 0, extra ones dropped.
+
+        Symbols are frequency-major, so what is missing or extra is the highest frequencies: the
+        repaired chunk is a smoothed version, not an invented one. Returns ``(chunk, n_fixed)``
+        with ``n_fixed`` the number of coefficients padded or dropped (0: an exact decode), or
+        ``(None, -1)`` when nothing decodes (no tokens, ids outside the vocabulary)."""
+        self._check_fitted()
+        h = horizon or self.config.horizon
+        d = action_dim or self.config.action_dim
+        try:
+            symbols = self._symbols(ids)
+        except FASTDecodeError:
+            return None, -1
+        if symbols.size == 0:
+            return None, -1
+        n_fixed = abs(symbols.size - h * d)
+        full = np.zeros(h * d, dtype=np.int64)
+        full[: min(symbols.size, h * d)] = symbols[: h * d]
+        return self.inverse(full.reshape(h, d)), n_fixed
+
     def _symbols(self, ids: Sequence[int]) -> np.ndarray:
         cfg = self.config
         parts = []

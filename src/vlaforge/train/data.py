@@ -118,14 +118,34 @@ def load_train_data(cfg, policy_cfg) -> TrainData:
     roots = list(cfg.roots) + list(cfg.action_free_roots)
     datasets = [LeRobotDataset(r, n_obs_steps=policy_cfg.n_obs_steps, obs_stride=policy_cfg.obs_stride,
                                chunk_size=policy_cfg.chunk_size, cameras=tuple(policy_cfg.cameras),
-                               use_cache=cfg.use_cache) for r in roots]
+                               use_cache=cfg.use_cache, episodes=_episode_subset(r, cfg.episodes_per_task))
+                for r in roots]
     weights = _mixture_weights(cfg, datasets)
     ds = datasets[0] if len(datasets) == 1 else MixtureDataset(datasets, weights)
     stats = merge_norm_stats(*[norm_stats_for(d.meta) for d in datasets])
     specs = [get_embodiment(name) for name in stats]
     info = {"roots": roots, "sizes": [len(d) for d in datasets], "weights": weights,
-            "episodes": [d.meta.total_episodes for d in datasets], "fps": datasets[0].meta.fps}
+            "episodes": [d.meta.total_episodes for d in datasets], "fps": datasets[0].meta.fps,
+            "episodes_per_task": cfg.episodes_per_task}
     return TrainData(ds, stats, specs, info=info)
+
+
+def _episode_subset(root: str, per_task: int | None) -> list[int] | None:
+    """Indices of the first ``per_task`` episodes of each task of ``root`` (None: all episodes)."""
+    if per_task is None:
+        return None
+    if per_task < 1:
+        raise ValueError(f"data.episodes_per_task must be >= 1 (or unset for all episodes), got {per_task}")
+    from vlaforge.data.lerobot import load_meta
+
+    seen: dict[str, int] = {}
+    keep = []
+    for e, tasks in enumerate(load_meta(root).episodes["tasks"]):
+        t = tasks[0]
+        if seen.get(t, 0) < per_task:
+            keep.append(e)
+            seen[t] = seen.get(t, 0) + 1
+    return keep
 
 
 def _mixture_weights(cfg, datasets) -> list[float] | None:

@@ -85,6 +85,10 @@ class UniVLAARConfig(PolicyConfig):
     """Policy stage: weight of an extra next-frame image loss (paper Table 6a 'visual prediction')."""
     max_action_tokens: int = 64
     """Greedy decoding stops here if no eoa came (then the chunk is a decode failure)."""
+    fast_decode: Literal["strict", "relaxed"] = "strict"
+    """'strict': a generation that does not spell exactly chunk x dims coefficients is a failure.
+    'relaxed' (LeRobot pi0-FAST's ``relaxed_decoding``): missing highest-frequency coefficients are
+    zero-filled and extras dropped; such chunks are counted as ``decode_repaired``, not hidden."""
     decode_fallback: Literal["repeat_last", "zeros"] = "repeat_last"
     """On a FAST decode failure: repeat the sample's previous chunk (zeros if none) or zeros; always flagged."""
 

@@ -72,6 +72,7 @@ class UniVLAARPolicy(Policy):
         if c.fast_path and FASTTokenizer.exists(c.fast_path):
             self.set_fast(FASTTokenizer.load(c.fast_path))
         self.decode_failures = 0
+        self.decode_repaired = 0
         self.decode_calls = 0
         self.last_decode_ok: torch.Tensor | None = None
         self._last_chunk: torch.Tensor | None = None
@@ -324,13 +325,31 @@ class UniVLAARPolicy(Policy):
     def _decode_actions(self, gen: torch.Tensor, fast: FASTTokenizer) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.config
         chunks, ok = [], []
+        eoa = c.special["eoa"]
         for row in gen.tolist():
-            toks = row[:row.index(c.special["eoa"])] if c.special["eoa"] in row else None
-            arr, good = (None, False) if toks is None else fast.try_decode(
-                [t - c.fast_offset for t in toks], c.chunk_size, self.action_dim)
+            arr, good = self._decode_row(row, eoa, fast)
             chunks.append(arr if good else np.zeros((c.chunk_size, self.action_dim), np.float32))
             ok.append(good)
         return torch.as_tensor(np.stack(chunks)), torch.tensor(ok)
+
+    def _decode_row(self, row: list[int], eoa: int, fast: FASTTokenizer) -> tuple[np.ndarray | None, bool]:
+        """One generated row -> (chunk, ok). Strict: needs eoa and an exact decode. Relaxed: a
+        row without eoa (ran to ``max_action_tokens``) or with the wrong coefficient count is
+        repaired by ``FASTTokenizer.decode_relaxed`` and counted in ``decode_repaired``."""
+        c = self.config
+        ended = eoa in row
+        toks = [t - c.fast_offset for t in (row[:row.index(eoa)] if ended else row)]
+        if c.fast_decode == "strict":
+            return (None, False) if not ended else fast.try_decode(toks, c.chunk_size, self.action_dim)
+        arr, n_fixed = fast.decode_relaxed(toks, c.chunk_size, self.action_dim)
+        if arr is None:
+            return None, False
+        self.decode_repaired += int(n_fixed > 0 or not ended)
+        return arr, True
+
+    def diagnostics(self) -> dict[str, int]:
+        return {"action_chunks": self.decode_calls, "decode_failures": self.decode_failures,
+                "decode_repaired": self.decode_repaired}
 
     def _apply_fallback(self, raw: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
         """Replace failed rows by the configured fallback, count and log them."""
