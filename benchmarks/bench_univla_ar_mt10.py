@@ -53,6 +53,8 @@ class Args:
     demos_small: int = 10
     episodes_per_task: int = 10
     fast_decode: str = "relaxed"
+    n_action_steps: int = 10
+    """Actions executed per predicted chunk (all 10, as in the policy-only figure of session 1)."""
     threads: int = 1
     """Torch threads per training run: 1 so two lanes can share a 2-core machine."""
     variants: tuple[str, ...] = VARIANTS
@@ -173,6 +175,7 @@ def evaluate(a: Args, ckpt: Path, name: str) -> dict:
     seeds = load_meta(a.data).episodes.get("seed")
     policy = functools.partial(load_policy, str(ckpt), policy_overrides={"fast_decode": a.fast_decode})
     return run_eval(policy, "mt10", a.episodes_per_task, seed_start=10_000, max_steps=500, workers=a.workers,
+                    n_action_steps=a.n_action_steps,
                     out_dir=Path(a.out) / f"eval_{name}", videos_per_task=1,
                     training_seeds=None if seeds is None else {int(s) for s in seeds})
 

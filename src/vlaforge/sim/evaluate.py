@@ -304,12 +304,16 @@ def _run_units(policy: PolicySpec, units: list, size, cams, max_steps: int, n_ac
     bar = _progress_bar(len(units), progress)
     results: list[EpisodeResult] = []
     try:
-        info_future = executor.submit(_worker_info)
-        futures = [executor.submit(run_episode, t, s, max_steps, v) for t, s, v in units]
-        info = info_future.result()
-        for fut in as_completed(futures):
-            results.append(fut.result())
-            _update_bar(bar, results)
+        info = executor.submit(_worker_info).result()
+        if isinstance(executor, pool.InlineExecutor):  # runs at submit: one at a time keeps the bar live
+            for t, s, v in units:
+                results.append(run_episode(t, s, max_steps, v))
+                _update_bar(bar, results)
+        else:
+            futures = [executor.submit(run_episode, t, s, max_steps, v) for t, s, v in units]
+            for fut in as_completed(futures):
+                results.append(fut.result())
+                _update_bar(bar, results)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         _close_worker()
