@@ -363,9 +363,11 @@ class UniVLAARPolicy(Policy):
                         and last.shape == raw.shape)
             fill = last if use_last else torch.zeros_like(raw)
             raw = torch.where(ok.view(-1, 1, 1).to(raw.device), raw, fill)
-            log.warning("UniVLA-AR: %d of %d action chunk(s) failed to decode (FAST); fallback=%s "
-                        "(%d failures in %d chunks so far)", n_bad, len(ok),
-                        "repeat_last" if use_last else "zeros", self.decode_failures, self.decode_calls)
+            if self.decode_failures <= 3 or self.decode_failures // 100 > (self.decode_failures - n_bad) // 100:
+                # the first few, then one line per 100 failures: every count is in diagnostics() anyway
+                log.warning("UniVLA-AR: %d of %d action chunk(s) failed to decode (FAST); fallback=%s "
+                            "(%d failures in %d chunks so far)", n_bad, len(ok),
+                            "repeat_last" if use_last else "zeros", self.decode_failures, self.decode_calls)
         self._last_chunk = raw.clone()
         return raw
 
