@@ -21,3 +21,7 @@ $B --variants wm_full > runs/logs/univla_lane_a.log 2>&1 &
   while [ ! -f "$R/wm/train_summary.json" ]; do sleep 30; done
   $B --variants wm_10demos ) > runs/logs/univla_lane_b.log 2>&1 &
 wait
+# The same world-model policy with strict FAST decoding (no repairs), for the strict-vs-relaxed figure:
+vlaforge eval --policy "$R/wm_full/checkpoints/last" --suite mt10 --episodes-per-task 10 --n-action-steps 10 \
+  --workers 2 --dataset data/mt10_64 --set fast_decode=strict \
+  --out benchmarks/results/univla_ar_mt10/eval_wm_full_strict
