@@ -23,8 +23,7 @@ def summarize(episodes: Sequence[Any], tasks: Sequence[str], meta: dict[str, Any
             "success_rate": float(np.mean([e.success for e in eps])) if eps else float("nan"),
             "mean_length": float(np.mean([e.length for e in eps])) if eps else float("nan"),
             "n_episodes": len(eps),
-            "episodes": [{k: v for k, v in asdict(e).items() if k != "task" and not (k == "diagnostics" and v is None)}
-                         for e in eps],
+            "episodes": [_episode_row(e) for e in eps],
         }
         diag = _sum_diagnostics(eps)
         if diag:
@@ -43,6 +42,14 @@ def summarize(episodes: Sequence[Any], tasks: Sequence[str], meta: dict[str, Any
         # The figure published MT50 numbers (SmolVLA, pi0, ...) quote: the mean of the 4 bucket means.
         results["difficulty_mean"] = float(np.mean(list(buckets.values())))
     return results
+
+
+def _episode_row(e: Any) -> dict[str, Any]:
+    """One episode for results.json: without its task (the key above it) and without empty diagnostics."""
+    row = {k: v for k, v in asdict(e).items() if k != "task"}
+    if row.get("diagnostics") is None:
+        row.pop("diagnostics", None)
+    return row
 
 
 def _sum_diagnostics(episodes: Sequence[Any]) -> dict[str, int]:
