@@ -45,7 +45,7 @@ def build_untrained_checkpoint(path: Path, family: str = "xvla", **overrides) ->
 
     from vlaforge.core.checkpoint import save_checkpoint
     from vlaforge.core.registry import get_family
-    from vlaforge.data.normalize import Normalizer
+    from vlaforge.core.normalize import Normalizer
     from vlaforge.embodiments import get_embodiment
 
     torch.manual_seed(0)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vlaforge.data.normalize import Normalizer
+from vlaforge.core.normalize import Normalizer
 from vlaforge.embodiments import get_embodiment
 from vlaforge.models.univla_ar.config import tiny
 from vlaforge.tokenizers.fast import FASTConfig, FASTTokenizer

@@ -40,7 +40,7 @@ class Args:
 
 
 def build_policy(text_encoder: str):
-    from vlaforge.data.normalize import Normalizer
+    from vlaforge.core.normalize import Normalizer
     from vlaforge.embodiments import get_embodiment
     from vlaforge.models.xvla import XVLAConfig
 

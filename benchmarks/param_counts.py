@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from vlaforge.core.registry import get_family
-from vlaforge.data.normalize import Normalizer
+from vlaforge.core.normalize import Normalizer
 from vlaforge.embodiments import get_embodiment
 
 SPEC = get_embodiment("metaworld_sawyer")

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from vlaforge.data.dataset import LeRobotDataset, MixtureDataset
-from vlaforge.data.normalize import Normalizer
+from vlaforge.core.normalize import Normalizer
 from vlaforge.data.stats import norm_stats_for
 from vlaforge.embodiments import get_embodiment
 from tests.data.conftest import LENGTHS

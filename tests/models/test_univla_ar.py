@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from vlaforge.core.checkpoint import load_policy, save_checkpoint
-from vlaforge.data.normalize import Normalizer
+from vlaforge.core.normalize import Normalizer
 from vlaforge.embodiments import get_embodiment
-from vlaforge.models.univla_ar.config import UniVLAARConfig, paper, tiny
+from vlaforge.core.errors import ConfigError
+from vlaforge.models.univla_ar import UniVLAARConfig
 from vlaforge.tokenizers.fast import FASTConfig, FASTTokenizer
 from vlaforge.tokenizers.image_vq import ImageVQConfig
 
@@ -29,7 +30,7 @@ def small_config(**kw) -> UniVLAARConfig:
     base = dict(dim=64, depth=2, heads=4, text_encoder="hash", text_vocab=300, fast_vocab=256,
                 vq=ImageVQConfig(channels=(16, 32, 32), latent_dim=16, codebook_size=64, codebook_dim=4))
     base.update(kw)
-    return tiny(**base)
+    return UniVLAARConfig.from_preset("tiny", **base)
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +215,7 @@ def test_checkpoint_round_trip_with_assets(fast, tmp_path):
 def test_missing_or_mismatched_fast_is_a_clear_error(fast):
     cfg = small_config()
     pol = cfg.create(Normalizer(STATS, [SPEC], cfg.norm_mode), [SPEC])
-    with pytest.raises(RuntimeError, match="fit-fast"):
+    with pytest.raises(ConfigError, match="fit-fast"):
         pol(make_batch())
     other = FASTTokenizer(FASTConfig(vocab_size=256)).fit(np.zeros((4, 5, 4)) + np.arange(5)[None, :, None] / 10)
     with pytest.raises(ValueError, match="--chunk 10"):
@@ -224,7 +225,7 @@ def test_missing_or_mismatched_fast_is_a_clear_error(fast):
 
 
 def test_paper_preset_count_on_meta_device():
-    cfg = paper(text_encoder="hash")
+    cfg = UniVLAARConfig.from_preset("paper", text_encoder="hash")
     assert cfg.vocab_size == 184622
     with torch.device("meta"):
         pol = cfg.create(Normalizer({SPEC.name: {}}, [SPEC], cfg.norm_mode), [SPEC])
@@ -290,7 +291,7 @@ def test_pipeline_cli_and_trainer_stages(tmp_path):
         return train(cfg)
 
     vq = run("vq", (data, video))
-    wm = run("world_model", (video,), init_from=str(vq.checkpoint), n_obs_steps=3, obs_stride=4)
+    wm = run("world_model", (video,), init_from=str(vq.checkpoint), wm_frames=3, wm_stride=4)
     pol = run("policy", (data,), init_from=str(wm.checkpoint))
     for r in (vq, wm, pol):
         assert r.step == 2 and np.isfinite(r.final_loss)
@@ -306,25 +307,26 @@ def test_pipeline_cli_and_trainer_stages(tmp_path):
     assert codes.shape == (3 * 24, 2, 8, 8) and codes.dtype == np.int16
 
     # closed-loop eval from the CLI, with an inference-time override; decode counters land in results.json
-    from vlaforge.cli.eval import main as eval_main
+    from vlaforge.cli.main import main as cli_main
 
     ev = tmp_path / "eval"
-    assert eval_main(["--policy", str(pol.checkpoint), "--suite", "reach", "--episodes-per-task", "1",
+    assert cli_main(["eval", "--policy", str(pol.checkpoint), "--suite", "reach", "--episodes-per-task", "1",
                       "--max-steps", "6", "--workers", "1", "--videos-per-task", "0", "--out", str(ev),
                       "--set", "fast_decode=relaxed", "--set", "max_action_tokens=4"]) == 0
     res = json.loads((ev / "results.json").read_text())
     assert res["image_size"] == [64, 64]  # taken from the checkpoint despite the override
     assert set(res["diagnostics"]) == {"action_chunks", "decode_failures", "decode_repaired"}
     assert res["diagnostics"]["action_chunks"] >= 1
-    assert eval_main(["--policy", str(pol.checkpoint), "--suite", "reach", "--out", str(ev),
+    assert cli_main(["eval", "--policy", str(pol.checkpoint), "--suite", "reach", "--out", str(ev),
                       "--set", "bogus_field=1"]) == 2  # unknown field: a clear error before any rollout
 
 
 def test_eval_set_rejects_unknown_fields(tmp_path, capsys):
-    from vlaforge.cli.eval import main as eval_main, parse_overrides
+    from vlaforge.cli.eval import parse_overrides
+    from vlaforge.cli.main import main as cli_main
 
     assert parse_overrides(("a=1", "b=relaxed", "c=[1, 2]")) == {"a": 1, "b": "relaxed", "c": [1, 2]}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_overrides(("novalue",))
-    assert eval_main(["--policy", "expert", "--set", "x=1", "--out", str(tmp_path)]) == 2
+    assert cli_main(["eval", "--policy", "expert", "--set", "x=1", "--out", str(tmp_path)]) == 2
     assert "--set applies to checkpoints" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""X-VLA family: shapes, gradients, freeze schedule, loss masking, presets, checkpoints, backbones, bad input."""
+"""X-VLA family specifics: gradients, freeze schedule, loss masking, lr groups, backbones. Shapes, save/load,
+resume, bad input and the paper preset are checked for every family in tests/contract."""
 
 import pytest
 import torch
@@ -6,7 +7,7 @@ from safetensors.torch import load_file
 
 from vlaforge.core.checkpoint import load_policy, save_checkpoint
 from vlaforge.core.registry import get_family
-from vlaforge.data.normalize import Normalizer
+from vlaforge.core.normalize import Normalizer
 from vlaforge.embodiments import get_embodiment
 from vlaforge.models.xvla import XVLAConfig
 
@@ -54,6 +55,9 @@ def test_registered_and_presets():
     assert XVLAConfig.from_preset("paper").width == 1024
     with pytest.raises(KeyError, match="Did you mean 'tiny'"):
         XVLAConfig.from_preset("tiyn")
+    with pytest.raises(ValueError, match="from_preset"):
+        XVLAConfig(preset="paper")  # would build tiny dimensions labelled 'paper'
+    assert XVLAConfig.from_preset("paper", dropout=0.0).dropout == 0.0  # overriding back to a default is fine
 
 
 def test_loss_and_sampling_shapes():
@@ -144,9 +148,9 @@ def test_history_frames_and_select_action():
 def assert_rows_independent(pol, b):
     """Encoding a batch equals encoding each sample alone (no mixing of rows across views/frames)."""
     with torch.no_grad():
-        full = pol.encode(pol._check_batch(obs_of(b), training=False)).visual
+        full = pol.encode(pol.check_batch(obs_of(b), training=False)).visual
         one = {k: (v[1:2] if torch.is_tensor(v) else v[1:2]) for k, v in obs_of(b).items()}
-        single = pol.encode(pol._check_batch(one, training=False)).visual
+        single = pol.encode(pol.check_batch(one, training=False)).visual
     assert torch.allclose(full[1:2], single, atol=1e-5)
 
 
@@ -211,15 +215,17 @@ def test_hf_backbone_path(tmp_path):
 
 
 def test_bad_input_is_a_clear_error():
+    from vlaforge.core.errors import BatchError
+
     pol = make_policy()
     b = make_batch()
-    with pytest.raises(KeyError, match="gripperPOV"):
+    with pytest.raises(BatchError, match="gripperPOV"):
         pol({k: v for k, v in b.items() if k != "observation.images.gripperPOV"})
-    with pytest.raises(ValueError, match="state_dim 4"):
+    with pytest.raises(BatchError, match="state_dim"):
         pol({**b, "observation.state": torch.randn(3, 1, 7)})
-    with pytest.raises(ValueError, match="image_size"):
+    with pytest.raises(BatchError, match="image_size"):
         pol(make_batch(size=48))
-    with pytest.raises(ValueError, match="chunk_size"):
+    with pytest.raises(BatchError, match="chunk_size"):
         pol({**b, "action": torch.randn(3, 9, 4)})
-    with pytest.raises(KeyError, match="unknown to this policy"):
+    with pytest.raises(BatchError, match="unknown embodiment"):
         pol({**b, "embodiment": ["aloha"] * 3})

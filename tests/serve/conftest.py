@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # serve_dummy, for every test module here
 
-from serve_dummy import make_checkpoint  # noqa: E402
+from vlaforge.testing import make_dummy_checkpoint as make_checkpoint  # noqa: E402
 
 from vlaforge.serve.server import ServerConfig, load_server  # noqa: E402
 

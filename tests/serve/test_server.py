@@ -11,7 +11,7 @@ import msgpack
 import numpy as np
 import pytest
 import torch
-from serve_dummy import make_checkpoint, make_obs, make_policy, to_batch_obs
+from vlaforge.testing import client_obs as make_obs, make_dummy_checkpoint as make_checkpoint, make_dummy_policy as make_policy, to_batch_obs
 from test_protocol import openpi_packb, openpi_unpackb
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
@@ -29,7 +29,7 @@ SAWYER = get_embodiment("metaworld_sawyer")
 def expected_chunk(policy, obs: dict, generator=None) -> np.ndarray:
     """What the in-process policy says for one fresh-episode observation, clipped as served."""
     policy.reset()
-    stacked = policy._push_history(to_batch_obs(obs))
+    stacked = policy._history.push(to_batch_obs(obs))
     with torch.no_grad():
         chunk = policy.predict_action_chunk(stacked, generator=generator)[0].numpy()
     return SAWYER.clip_action(chunk)
@@ -120,7 +120,7 @@ def test_actions_clipped_and_nonfinite_never_sent(tmp_path, start_server):
     obs = make_obs(np.random.default_rng(2))
     with WebsocketClientPolicy(srv.url) as client:
         actions = client.infer(obs)["actions"]
-        raw = load_policy(path).predict_action_chunk(load_policy(path)._push_history(to_batch_obs(obs)))[0]
+        raw = load_policy(path).predict_action_chunk(load_policy(path)._history.push(to_batch_obs(obs)))[0]
         assert (raw.abs() > 1).any()  # the policy really asks for out-of-bounds actions
         assert np.abs(actions).max() <= 1.0 and (np.abs(actions) == 1.0).any()
         with pytest.raises(ServerError) as e:
@@ -187,7 +187,7 @@ def test_history_is_per_connection(tmp_path, start_server):
             got = client.infer(seqs[c][t])["actions"]
             policy.reset()
             for o in seqs[c][: t + 1]:
-                stacked = policy._push_history(to_batch_obs(o))
+                stacked = policy._history.push(to_batch_obs(o))
             want = SAWYER.clip_action(policy.predict_action_chunk(stacked)[0].detach().numpy())
             np.testing.assert_allclose(got, want, atol=1e-5)
     [c.close() for c in clients]
@@ -285,7 +285,7 @@ def test_cli_serves_a_checkpoint_end_to_end(ckpt):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = "import sys, serve_dummy; from vlaforge.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys, vlaforge.testing; from vlaforge.cli.main import main; sys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--checkpoint", str(ckpt), "--port", str(port),
                              "--threads", "1", "--map", "observation/top=observation.images.corner2"],

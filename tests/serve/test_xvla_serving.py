@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from serve_dummy import fake_stats, make_obs, to_batch_obs
+from vlaforge.testing import client_obs as make_obs, dummy_stats as fake_stats, to_batch_obs
 
 from vlaforge.core.checkpoint import load_policy, save_checkpoint
-from vlaforge.data.normalize import Normalizer
+from vlaforge.core.normalize import Normalizer
 from vlaforge.embodiments import get_embodiment
 from vlaforge.serve.client import WebsocketClientPolicy
 from vlaforge.serve.remote import RemotePolicy

@@ -98,7 +98,7 @@ def test_corner2_pixels_hand_above_pedestal_feet(push_env):
 def test_expert_succeeds(task):
     from vlaforge.sim import collect
 
-    collect._init_worker((32, 32), ("corner2",), 200)
+    collect._init_worker("metaworld", (32, 32), ("corner2",), 200)
     try:
         ep = collect.run_expert_episode(f"{task}-v3", seed=0, max_steps=200, extra_steps=3)
     finally:

@@ -1,4 +1,4 @@
-"""The evaluation runner: seed guard, output files, baselines, chunked execution, workers."""
+"""The evaluation runner: seed guard, output files, baselines, chunked execution, workers, policy sources."""
 
 import json
 
@@ -7,21 +7,27 @@ import pytest
 import torch
 
 from vlaforge.core.keys import EMBODIMENT, IMAGE_PREFIX, STATE, TASK
+from vlaforge.embodiments import get_embodiment
 from vlaforge.sim.baselines import PRIVILEGED_OBS, ExpertPolicy, RandomPolicy
 from vlaforge.sim.evaluate import run_eval
+from vlaforge.sim.simulator import get_simulator
+from vlaforge.sim.sources import BaselineSource, InProcessSource
+
+RANDOM, EXPERT = BaselineSource("random"), BaselineSource("expert")
+MW = get_simulator("metaworld")
 
 
 def test_eval_refuses_collection_seeds(tmp_path):
     with pytest.raises(ValueError, match="below 10000"):
-        run_eval("random", suite="reach", episodes_per_task=2, seed_start=0, workers=1, progress=False)
+        run_eval(RANDOM, suite="reach", episodes_per_task=2, seed_start=0, workers=1, progress=False)
     with pytest.raises(ValueError, match="used to collect"):
-        run_eval("random", suite="reach", episodes_per_task=2, training_seeds={10_001}, workers=1, progress=False)
+        run_eval(RANDOM, suite="reach", episodes_per_task=2, training_seeds={10_001}, workers=1, progress=False)
 
 
 def test_expert_run_writes_all_outputs(tmp_path):
     import av
 
-    res = run_eval(ExpertPolicy(), suite="reach", episodes_per_task=1, max_steps=120, workers=1,
+    res = run_eval(EXPERT, suite="reach", episodes_per_task=1, max_steps=120, workers=1,
                    out_dir=tmp_path, image_size=32, progress=False)
     r = res["per_task"]["reach-v3"]
     assert r["success_rate"] == 1.0 and r["n_episodes"] == 1 and 0 < r["mean_length"] < 120
@@ -38,11 +44,11 @@ def test_expert_run_writes_all_outputs(tmp_path):
 
 
 def test_random_policy_bounds_and_failure():
-    p = RandomPolicy(seed=1)
+    p = RandomPolicy(get_embodiment("metaworld_sawyer"), seed=1)
     a = torch.cat([p.select_action({TASK: ["x"]}) for _ in range(200)])
     assert a.shape == (200, 4) and a.dtype == torch.float32
     assert a.min() >= -1 and a.max() <= 1 and a.std() > 0.4
-    res = run_eval(RandomPolicy(), suite="push", episodes_per_task=1, max_steps=20, workers=1, image_size=32,
+    res = run_eval(RANDOM, suite="push", episodes_per_task=1, max_steps=20, workers=1, image_size=32,
                    progress=False)
     assert res["rendered"] is False  # baselines ignore images: cameras are skipped (no video asked)
     assert res["per_task"]["push-v3"]["episodes"][0] == {"seed": 10_000, "success": False, "length": 20,
@@ -66,7 +72,7 @@ class ChunkPolicy:
 
 def test_chunked_execution_and_policy_obs():
     p = ChunkPolicy()
-    res = run_eval(p, suite="reach", episodes_per_task=1, max_steps=10, n_action_steps=3, workers=1,
+    res = run_eval(InProcessSource(p), suite="reach", episodes_per_task=1, max_steps=10, n_action_steps=3, workers=1,
                    image_size=32, progress=False)
     assert p.calls == 4 and p.resets == 1  # ceil(10 / 3) chunks
     assert res["n_action_steps"] == 3 and res["action_mode"] == "chunk" and res["privileged"] is False
@@ -85,7 +91,7 @@ class CountingPolicy(ChunkPolicy):
 
 
 def test_policy_diagnostics_are_recorded_per_episode_and_summed(tmp_path):
-    res = run_eval(CountingPolicy(), suite="reach,push", episodes_per_task=1, max_steps=10, n_action_steps=5,
+    res = run_eval(InProcessSource(CountingPolicy()), suite="reach,push", episodes_per_task=1, max_steps=10, n_action_steps=5,
                    workers=1, image_size=32, progress=False, out_dir=tmp_path, videos_per_task=0)
     # 2 chunks per episode; the counters run on across episodes, each episode gets its own delta
     assert res["per_task"]["reach-v3"]["episodes"][0]["diagnostics"] == {"chunks": 2, "odd_chunks": 1}
@@ -107,23 +113,23 @@ def test_n_action_steps_overrides_a_library_policy():
             assert obs[STATE].shape == (1, 1, 4)  # (B, To, Ds) from the base class history
             return torch.zeros(1, self.config.chunk_size, 4)
 
-    p = Zero(PolicyConfig(chunk_size=16, n_action_steps=8), normalizer=None, embodiments=[])
-    res = run_eval(p, suite="reach", episodes_per_task=1, max_steps=10, n_action_steps=4, workers=1,
+    p = Zero(PolicyConfig(chunk_size=16, n_action_steps=8), normalizer=None, embodiments=[get_embodiment("metaworld_sawyer")])
+    res = run_eval(InProcessSource(p), suite="reach", episodes_per_task=1, max_steps=10, n_action_steps=4, workers=1,
                    image_size=32, progress=False)
     assert Zero.calls == 3 and res["action_mode"] == "select_action" and res["n_action_steps"] == 4
 
 
 def test_expert_needs_privileged_obs():
     with pytest.raises(KeyError, match="privileged"):
-        ExpertPolicy().select_action({STATE: torch.zeros(1, 4)})
+        ExpertPolicy(MW).select_action({STATE: torch.zeros(1, 4)})
 
 
 @pytest.mark.slow
 def test_two_worker_processes_match_inline():
     """Spawned workers load the policy themselves and give the same episodes as in-process."""
     kw = dict(suite="reach", episodes_per_task=2, max_steps=60, image_size=32, cameras=("corner2",), progress=False)
-    pooled = run_eval("expert", workers=2, **kw)
-    inline = run_eval("expert", workers=1, **kw)
+    pooled = run_eval(EXPERT, workers=2, **kw)
+    inline = run_eval(EXPERT, workers=1, **kw)
     strip = lambda r: [(e["seed"], e["success"], e["length"]) for e in r["per_task"]["reach-v3"]["episodes"]]  # noqa: E731
     assert strip(pooled) == strip(inline) and all(s for _, s, _ in strip(inline))
     assert np.isclose(pooled["mean_success"], 1.0)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from vlaforge.core.config import PolicyConfig
+from vlaforge.core.config import PolicyConfig, StageSpec
 from vlaforge.core.keys import (
     ACTION, ACTION_IS_PAD, EMBODIMENT, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, OBS_IS_PAD, STATE, TASK,
 )
@@ -38,12 +38,15 @@ class TinyConfig(PolicyConfig):
     n_action_steps: int = 2
     text_encoder: str = "hash"
 
+    def stages(self):
+        return (StageSpec("policy", chunk_size=self.chunk_size, actions="optional"),
+                StageSpec("head_only", chunk_size=self.chunk_size, trains=("head",)))
+
     def create(self, normalizer, embodiments):
         return TinyPolicy(self, normalizer, embodiments)
 
 
 class TinyPolicy(Policy):
-    stages = ("policy", "head_only")
 
     def __init__(self, config: TinyConfig, normalizer, embodiments) -> None:
         super().__init__(config, normalizer, embodiments)
@@ -55,11 +58,6 @@ class TinyPolicy(Policy):
         self.head = nn.Linear(h, config.chunk_size * MAX_DIM)
         self.drop = nn.Dropout(0.1)
         self.steps_seen: list[int] = []
-
-    def set_stage(self, stage: str) -> None:
-        super().set_stage(stage)
-        for n, p in self.named_parameters():
-            p.requires_grad_(stage == "policy" or n.startswith("head"))
 
     def param_groups(self, weight_decay: float) -> list[dict]:
         body = [(n, p) for n, p in self.named_parameters() if n != "prompt" and p.requires_grad]

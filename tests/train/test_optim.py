@@ -11,7 +11,7 @@ from .conftest import TinyConfig, tiny_data
 
 def _policy(**kw):
     data = tiny_data(8)
-    from vlaforge.data.normalize import Normalizer
+    from vlaforge.core.normalize import Normalizer
 
     return TinyConfig(**kw).create(Normalizer(data.norm_stats, data.embodiments), data.embodiments)
 

@@ -178,7 +178,7 @@ def test_non_policy_model_trains_saves_and_resumes(tmp_path):
     part = train(cfg(), tiny_data(), callbacks=[stop])
     assert part.interrupted and (part.checkpoint / "assets/codebook.txt").is_file()
     res = train(cfg(resume=True), tiny_data())
-    assert res.step == 6 and res.summary["stage"] == "train"
+    assert res.step == 6 and res.summary["stage"] == "policy"
     model = load_policy(res.checkpoint)
     assert type(model).__name__ == "TinyAutoencoder"
     with pytest.raises(ValueError, match="not a closed-loop policy"):

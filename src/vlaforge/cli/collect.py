@@ -1,37 +1,34 @@
-"""`vlaforge collect metaworld --tasks mt10 --episodes-per-task 50 --out DIR ...`
+"""`vlaforge collect SIMULATOR --tasks mt10 --episodes-per-task 50 --out DIR ...`
 
-Records scripted-expert demonstrations (successful episodes only) as a LeRobot v3 dataset.
+Records scripted-expert demonstrations (successful episodes only) as a LeRobot v3 dataset;
+SIMULATOR is any registered one (``vlaforge.sim.simulator``): metaworld, aloha.
 """
 
 from __future__ import annotations
 
 import sys
 
-from vlaforge.core.registry import unknown_name_message
-
-SIMULATORS = ("metaworld",)
 
 
 def main(argv: list[str] | None = None) -> int:
+    import dataclasses
+
     import tyro
 
     from vlaforge.sim.collect import CollectConfig, collect
+    from vlaforge.sim.simulator import SIMULATORS
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: vlaforge collect metaworld [--help] [options]\n\nsimulators: " + ", ".join(SIMULATORS))
+        print("usage: vlaforge collect SIMULATOR [--help] [options]\n\nsimulators: " + ", ".join(SIMULATORS.names()))
         return 0 if argv else 2
-    sim, rest = argv[0], argv[1:]
-    if sim not in SIMULATORS:
-        print(unknown_name_message("simulator", sim, list(SIMULATORS)), file=sys.stderr)
-        return 2
-    cfg = tyro.cli(CollectConfig, args=rest, prog="vlaforge collect metaworld",
+    sim, rest = SIMULATORS.get(argv[0]), argv[1:]
+    cfg = tyro.cli(CollectConfig, args=rest, prog=f"vlaforge collect {sim.name}",
                    description="Record successful scripted-expert episodes as a LeRobot v3 dataset.")
-    from vlaforge.data.errors import DatasetError
-
+    cfg = dataclasses.replace(cfg, simulator=sim.name)
     try:
         summary = collect(cfg)
-    except (KeyError, ValueError, DatasetError) as e:
+    except (KeyError, ValueError) as e:  # bad task names, cameras, flags
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
     _print_summary(summary)

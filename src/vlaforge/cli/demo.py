@@ -129,13 +129,14 @@ def _train(cfg: DemoConfig, data_dir: Path, train_dir: Path):
 def _evaluate(cfg: DemoConfig, checkpoint: Path, data_dir: Path, eval_dir: Path) -> dict:
     from vlaforge.data.lerobot import load_meta
     from vlaforge.sim.evaluate import run_eval
+    from vlaforge.sim.sources import CheckpointSource
 
     meta = load_meta(data_dir)
     seeds = meta.episodes.get("seed")
     training_seeds = set(int(s) for s in seeds) if seeds is not None else None
     print(f"[demo] evaluating {checkpoint} on {cfg.episodes_per_task} held-out seeds per task")
     shutil.rmtree(eval_dir, ignore_errors=True)
-    return run_eval(str(checkpoint), cfg.tasks, cfg.episodes_per_task, max_steps=cfg.max_steps,
+    return run_eval(CheckpointSource(str(checkpoint)), cfg.tasks, cfg.episodes_per_task, max_steps=cfg.max_steps,
                     workers=cfg.workers, out_dir=eval_dir,
                     videos_per_task=cfg.videos_per_task, training_seeds=training_seeds)
 

@@ -1,35 +1,35 @@
 """`vlaforge eval --policy {expert,random,CHECKPOINT} --suite mt10 [--server ws://host:port] ...`
 
-Closed-loop Meta-World evaluation; writes results.json, results.md, success.png and
-rollout MP4s under ``--out``.
+Closed-loop evaluation on the simulator that knows the suite (mt10 -> Meta-World, aloha ->
+ALOHA); writes results.json, results.md, success.png and rollout MP4s under ``--out``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vlaforge.core.errors import ConfigError
 from vlaforge.core.registry import unknown_name_message
+from vlaforge.sim.sources import BASELINE_NAMES, BaselineSource, CheckpointSource, RemoteSource
 from vlaforge.sim.tasks import EVAL_SEED_START
-
-BASELINE_NAMES = ("expert", "random")
 
 
 @dataclass
 class EvalArgs:
-    """Evaluate a checkpoint, a policy server or a baseline on Meta-World."""
+    """Evaluate a checkpoint, a policy server or a baseline in simulation."""
 
     policy: str = "expert"
     """'expert' (privileged scripted expert), 'random', or a checkpoint directory."""
     suite: str = "mt10"
-    """mt10, mt50, mt40, easy/medium/hard/very_hard, a task, or a comma list."""
+    """Meta-World: mt10, mt50, mt40, easy/medium/hard/very_hard, a task, or a comma list; ALOHA: aloha or a task."""
     episodes_per_task: int = 10
     seed_start: int = EVAL_SEED_START
-    max_steps: int = 500
+    max_steps: int | None = None
+    """Episode cap (default: the simulator's, 500 for Meta-World)."""
     n_action_steps: int | None = None
     """Actions executed per predicted chunk (default: the policy's own setting)."""
     workers: int = 2
@@ -53,32 +53,24 @@ def main(argv: list[str] | None = None) -> int:
     import tyro
 
     args = tyro.cli(EvalArgs, args=list(sys.argv[1:] if argv is None else argv), prog="vlaforge eval")
-    try:
-        results = _run(args)
-    except (KeyError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
-    except (RuntimeError, OSError) as e:  # CheckpointError, DatasetError, a server that is down
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    _print(results)
+    _print(_run(args))
     return 0
 
 
 def _run(args: EvalArgs) -> dict:
-    from vlaforge.sim.evaluate import remote_policy, run_eval
-    from vlaforge.sim.tasks import resolve_tasks
+    from vlaforge.sim.evaluate import run_eval
+    from vlaforge.sim.simulator import simulator_for
 
-    resolve_tasks(args.suite)  # fail on a bad suite before starting workers
+    simulator_for(args.suite)  # fail on a bad suite before starting workers
     if args.server:  # the remote policy runs its own chunks: K goes to it, not to the runner
-        policy, n_action_steps = functools.partial(remote_policy, args.server, args.n_action_steps), None
+        source, n_action_steps = RemoteSource(args.server, args.n_action_steps), None
     else:
-        policy, n_action_steps = _policy_spec(args.policy, parse_overrides(args.set)), args.n_action_steps
+        source, n_action_steps = _policy_source(args.policy, parse_overrides(args.set)), args.n_action_steps
     name = "server" if args.server else Path(args.policy).name
     out = args.out or f"runs/eval/{name}-{args.suite.replace(',', '+')}-{time.strftime('%Y%m%d-%H%M%S')}"
     training_seeds = _dataset_seeds(args.dataset) if args.dataset else None
     cameras = tuple(c.strip() for c in args.cameras.split(",")) if args.cameras else None
-    return run_eval(policy, suite=args.suite, episodes_per_task=args.episodes_per_task, seed_start=args.seed_start,
+    return run_eval(source, suite=args.suite, episodes_per_task=args.episodes_per_task, seed_start=args.seed_start,
                     max_steps=args.max_steps, n_action_steps=n_action_steps, workers=args.workers, out_dir=out,
                     image_size=args.image_size, cameras=cameras, videos_per_task=args.videos_per_task,
                     training_seeds=training_seeds)
@@ -90,7 +82,7 @@ def parse_overrides(items: tuple[str, ...]) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set fast_decode=relaxed")
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set fast_decode=relaxed")
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
@@ -98,33 +90,27 @@ def parse_overrides(items: tuple[str, ...]) -> dict:
     return out
 
 
-def _policy_spec(policy: str, overrides: dict | None = None):
+def _policy_source(policy: str, overrides: dict | None = None):
     if policy in BASELINE_NAMES:
         if overrides:
-            raise ValueError(f"--set applies to checkpoints, not to the {policy!r} baseline")
-        return policy
+            raise ConfigError(f"--set applies to checkpoints, not to the {policy!r} baseline")
+        return BaselineSource(policy)
     path = Path(policy)
     if path.is_dir():
-        from vlaforge.core.checkpoint import check_checkpoint
+        from vlaforge.core.checkpoint import check_checkpoint, read_config
+        from vlaforge.core.config import from_dict
+        from vlaforge.core.registry import get_family
 
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"--policy {policy} is a directory without config.json, not a vlaforge "
-                                    "checkpoint; pass e.g. runs/NAME/checkpoints/last")
         check_checkpoint(path)
         if overrides:
-            from vlaforge.core.checkpoint import load_policy, read_config
-            from vlaforge.core.config import from_dict
-            from vlaforge.core.registry import get_family
-
             cfg = read_config(path)
             from_dict(get_family(cfg["family"]), {**cfg["policy"], **overrides})  # unknown keys fail here, early
-            return functools.partial(load_policy, str(path), policy_overrides=overrides)
-        return str(path)
+        return CheckpointSource(str(path), dict(overrides or {}))
     if path.exists():
-        raise ValueError(f"--policy {policy}: a checkpoint is a directory (with config.json, model.safetensors, "
-                         "norm_stats.json), not a file")
-    raise FileNotFoundError(unknown_name_message("policy", policy, list(BASELINE_NAMES))
-                            + " Or pass an existing checkpoint directory.")
+        raise ConfigError(f"--policy {policy}: a checkpoint is a directory (with config.json, model.safetensors, "
+                          "norm_stats.json), not a file")
+    raise ConfigError(unknown_name_message("policy", policy, list(BASELINE_NAMES)) + " Or pass an existing "
+                      "checkpoint directory.")
 
 
 def _dataset_seeds(root: str) -> set[int]:

@@ -26,14 +26,15 @@ from safetensors.torch import load_model, save_model
 
 from vlaforge.core.atomic import atomic_path, _json_default
 from vlaforge.core.config import from_dict
+from vlaforge.core.errors import VlaforgeError
 from vlaforge.core.registry import get_family
-from vlaforge.data.normalize import Normalizer
-from vlaforge.embodiments import EmbodimentSpec
+from vlaforge.core.normalize import Normalizer
+from vlaforge.core.embodiment import EmbodimentSpec
 
 REQUIRED = ("config.json", "model.safetensors", "norm_stats.json", "embodiments.json")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(VlaforgeError, RuntimeError):
     """A checkpoint directory is missing something or does not match this code."""
 
 

@@ -7,42 +7,55 @@
 - ``reset()``: clear both at the start of an episode.
 - ``predict_future(obs)``: families with foresight or a world model.
 
-Training stages: ``stages`` names them in order; ``set_stage(name)`` switches the
-trainable set and losses; ``param_groups()`` gives the optimizer per-module
-learning-rate multipliers; ``on_train_step(step)`` lets a family change what is
-frozen on a schedule (X-VLA's ``freeze_steps``).
+Stages come from the config (``PolicyConfig.stages()``): a policy is built in its last
+(inference) stage; the trainer calls ``set_stage`` with the stage it trains, which sets
+what trains from the stage's ``trains``/``frozen`` prefixes. ``param_groups()`` gives the
+optimizer per-module learning-rate multipliers; ``on_train_step(step)`` lets a family
+change what is frozen on a schedule (X-VLA's ``freeze_steps``); ``prepare(data)`` fits
+data-dependent transforms (a FAST tokenizer) before the first step.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any, Sequence
 
 import torch
 from torch import nn
 
-from vlaforge.core.config import PolicyConfig
-from vlaforge.core.keys import EMBODIMENT, IMAGE_PREFIX, OBS_IS_PAD, STATE, TASK
-from vlaforge.data.normalize import Normalizer
-from vlaforge.embodiments import EmbodimentSpec
+from vlaforge.core.config import PolicyConfig, StageSpec
+from vlaforge.core.embodiment import EmbodimentSpec
+from vlaforge.core.history import ObsHistory
+from vlaforge.core.queue import ActionQueue
+from vlaforge.core.normalize import Normalizer
+from vlaforge.core.validate import BatchSpec, check_batch
 
 Batch = dict[str, Any]
 
 
 class Policy(nn.Module):
-    """Base class: the observation/action queues and the stage plumbing live here once."""
+    """Base class: validation, the observation history, the action queue and stages live here once."""
 
-    stages: tuple[str, ...] = ("policy",)
+    variable_obs_steps: bool = False
+    """True for families that read any number of frames in training (world models)."""
+    needs_state: bool = True
+    """False for families that ignore proprioception (its key may then be absent)."""
 
     def __init__(self, config: PolicyConfig, normalizer: Normalizer, embodiments: Sequence[EmbodimentSpec]) -> None:
         super().__init__()
         self.config = config
         self.normalizer = normalizer
         self.embodiments = {e.name: e for e in embodiments}
-        self.stage = self.stages[0]
-        self._obs_hist: dict[str, deque] = {}
-        self._actions: deque[torch.Tensor] = deque()
-        self._n_seen = 0
+        self.stage = config.stages()[-1].name
+        self._history = ObsHistory(config.n_obs_steps, config.obs_stride)
+        self._actions: ActionQueue[torch.Tensor] = ActionQueue(config.n_action_steps)
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.config.stages())
+
+    @property
+    def stage_spec(self) -> StageSpec:
+        return self.config.stage(self.stage)
 
     # ---- to implement -------------------------------------------------------
     def forward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
@@ -54,11 +67,28 @@ class Policy(nn.Module):
     def predict_future(self, obs: Batch) -> dict[str, torch.Tensor]:
         raise NotImplementedError(f"{type(self).__name__} has no foresight / world model")
 
+    # ---- input checks -------------------------------------------------------
+    def batch_spec(self, training: bool, any_frames: bool = False) -> BatchSpec:
+        c = self.config
+        n = self.stage_spec.n_obs_steps if training else c.n_obs_steps
+        return BatchSpec(c.family, tuple(c.cameras), n, tuple(c.image_size), self.embodiments,
+                         self.stage_spec.chunk_size if training else c.chunk_size, needs_state=self.needs_state,
+                         variable_obs_steps=any_frames or (training and self.variable_obs_steps))
+
+    def check_batch(self, batch: Batch, training: bool, any_frames: bool = False) -> Batch:
+        """See ``vlaforge.core.validate.check_batch``; every family calls this first.
+        ``any_frames`` accepts any number of frames (a world model's context)."""
+        return check_batch(batch, self.batch_spec(training, any_frames), training)
+
     # ---- stages & optimisation ---------------------------------------------
     def set_stage(self, stage: str) -> None:
-        if stage not in self.stages:
-            raise ValueError(f"{type(self).__name__} has stages {self.stages}, not {stage!r}")
-        self.stage = stage
+        """Switch stage: parameters train when they match the stage's ``trains`` prefixes, not
+        its ``frozen`` ones, and were not frozen for good (``freeze_module``)."""
+        spec = self.config.stage(stage)
+        self.stage = spec.name
+        for name, p in self.named_parameters():
+            trains = name.startswith(spec.trains) and not (spec.frozen and name.startswith(spec.frozen))
+            p.requires_grad_(trains and not getattr(p, "_vlaforge_frozen", False))
 
     def param_groups(self, weight_decay: float) -> list[dict]:
         """AdamW groups: decay only on >=2-D weights; ``lr_scale`` per group (default 1)."""
@@ -67,11 +97,19 @@ class Policy(nn.Module):
     def on_train_step(self, step: int) -> None:
         """Hook for schedules that freeze or unfreeze modules by step."""
 
+    def prepare(self, data) -> None:
+        """Fit data-dependent transforms (e.g. an action tokenizer) on the training data
+        (``vlaforge.train.data.TrainData``) before training; saved with the checkpoint."""
+
     def save_assets(self, directory) -> None:
         """Write tokenizer files etc. into a checkpoint directory."""
 
     def load_assets(self, directory) -> None:
         """Read what ``save_assets`` wrote."""
+
+    def tokenizers(self) -> dict[str, Any]:
+        """The family's trained tokenizers by name (e.g. 'image_vq', 'fast'), for tools."""
+        return {}
 
     def diagnostics(self) -> dict[str, int]:
         """Running counters a closed-loop evaluation should report (e.g. token-decode failures).
@@ -80,43 +118,25 @@ class Policy(nn.Module):
 
     # ---- closed loop --------------------------------------------------------
     def reset(self) -> None:
-        self._obs_hist.clear()
+        self._history.reset()
         self._actions.clear()
-        self._n_seen = 0
 
     @torch.no_grad()
     def select_action(self, obs: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
         """One action (B, Da) per call; re-plans every ``n_action_steps``."""
-        stacked = self._push_history(obs)
-        if not self._actions:
+        stacked = self._history.push(obs)
+        if not len(self._actions):
+            self._actions.n_action_steps = self.config.n_action_steps
             chunk = self.predict_action_chunk(stacked, generator=generator)  # (B, H, Da)
-            n = min(self.config.n_action_steps, chunk.shape[1])
-            self._actions.extend(chunk[:, :n].transpose(0, 1))  # n x (B, Da)
-        return self._actions.popleft()
+            self._actions.fill(chunk.transpose(0, 1))  # H x (B, Da)
+        return self._actions.pop()
 
-    def _push_history(self, obs: Batch) -> Batch:
-        """Append single-step tensors to per-key deques; return them stacked on a To axis.
 
-        History steps before the episode start repeat the first frame and are
-        flagged in ``observation.is_pad``, as the training loader does."""
-        span = (self.config.n_obs_steps - 1) * self.config.obs_stride + 1
-        out: Batch = {k: obs[k] for k in (TASK, EMBODIMENT) if k in obs}
-        first = not self._obs_hist
-        for k, v in obs.items():
-            if not (k.startswith(IMAGE_PREFIX) or k == STATE):
-                continue
-            q = self._obs_hist.setdefault(k, deque(maxlen=span))
-            if first:
-                q.extend([v] * span)
-            else:
-                q.append(v)
-            frames = list(q)[:: -self.config.obs_stride][::-1]  # oldest .. newest
-            out[k] = torch.stack(frames, dim=1)  # (B, To, ...)
-        self._n_seen = 1 if first else self._n_seen + 1
-        b = next(iter(v for k, v in out.items() if torch.is_tensor(v))).shape[0]
-        steps = torch.arange(self.config.n_obs_steps - 1, -1, -1) * self.config.obs_stride  # age of each step
-        out[OBS_IS_PAD] = (steps >= self._n_seen).unsqueeze(0).expand(b, -1)
-        return out
+def freeze_module(module: nn.Module) -> None:
+    """Freeze for good: no stage or schedule re-enables these parameters (a frozen pretrained encoder)."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+        p._vlaforge_frozen = True
 
 
 def decay_groups(named_params, weight_decay: float, lr_scale: float = 1.0) -> list[dict]:

@@ -190,6 +190,14 @@ class LeRobotDataset(_BatchFetch):
                 "frame_index": torch.from_numpy(self._data["frame_index"][g].copy()),
                 "index": torch.from_numpy(g.copy())}
 
+    def action_chunks(self) -> tuple[torch.Tensor, list[str], torch.Tensor]:
+        """Every sample's raw action chunk (N, H, D), embodiment names and ``has_action`` (N,),
+        without touching a frame: what fitting an action tokenizer needs."""
+        g = self._rows
+        act, _ = self._window(g, np.arange(self.chunk_size))  # (N, H)
+        has = torch.full((len(g),), self.meta.has_actions, dtype=torch.bool)
+        return self._lowdim(ACTION, act, self.action_dim), [self.meta.robot_type] * len(g), has
+
     def epoch_indices(self, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
         """The order of one epoch, a pure function of (seed, epoch)."""
         if not shuffle:
@@ -251,6 +259,10 @@ class MixtureDataset(_BatchFetch):
                 flat = [x for p in parts for x in p[k]]
                 out[k] = [flat[j] for j in inv.tolist()]
         return out
+
+    def action_chunks(self) -> tuple[torch.Tensor, list[str], torch.Tensor]:
+        parts = [d.action_chunks() for d in self.datasets]
+        return (torch.cat([p[0] for p in parts]), [n for p in parts for n in p[1]], torch.cat([p[2] for p in parts]))
 
     def epoch_indices(self, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
         """len(self) draws: a member by weight, then a uniform sample inside it (with replacement)."""

@@ -32,12 +32,16 @@ import pyarrow.parquet as pq
 from vlaforge.core.atomic import write_json
 from vlaforge.core.keys import ACTION, IMAGE_PREFIX, STATE
 from vlaforge.data.errors import (
+    RERUN,
+    RESTORE,
+    WRITER_KEY,
     CorruptFileError,
     DatasetError,
     FeatureMismatchError,
     MissingFileError,
     NotFinalizedError,
     UnsupportedVersionError,
+    remedy,
 )
 from vlaforge.data.stats import STAT_NAMES, aggregate_stats, feature_stats, image_stats, stats_from_json, stats_to_json
 from vlaforge.data.video import VideoEncoder, video_info
@@ -148,6 +152,7 @@ def load_meta(root: str | os.PathLike) -> LeRobotDatasetMeta:
             "still running. Continue it with `vlaforge collect ... --resume` (or LeRobotDatasetWriter(root, ..., "
             "resume=True) and finalize()), or re-run it with --overwrite")
     _check_version(root, info)
+    _check_feature_kinds(root, info)
     tasks = read_tasks(root)
     episodes = read_episodes(root)
     stats = _read_stats(root)
@@ -161,12 +166,19 @@ def _read_info(root: Path) -> dict:
     if not root.is_dir():
         raise MissingFileError(f"dataset directory {root} does not exist; check the path or collect it first")
     if not path.is_file():
-        raise MissingFileError(f"{path} is missing: {root} is not a LeRobot dataset (or its collection "
-                               "never wrote a file). Re-run the collection")
+        raise MissingFileError(f"{path} is missing: {root} is not a LeRobot dataset root. Point to the directory "
+                               "that holds meta/, data/ and videos/ (if vlaforge was writing it, its collection "
+                               "never wrote a file: re-run it)")
     try:
-        return json.loads(path.read_text())
+        info = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise CorruptFileError(f"{path} is not valid JSON ({e}); restore it or re-run the collection") from e
+        raise CorruptFileError(f"{path} is not valid JSON ({e}). {remedy(root)}") from e
+    missing = [k for k in ("codebase_version", "fps", "features", "total_episodes", "total_frames", "data_path")
+               if k not in info]
+    if missing:
+        raise CorruptFileError(f"{path} lacks {missing}, which every LeRobot v3.0 info.json has. "
+                               f"{remedy(root)}")
+    return info
 
 
 def _check_version(root: Path, info: dict) -> None:
@@ -182,58 +194,188 @@ def _check_version(root: Path, info: dict) -> None:
                                   f"only {CODEBASE_VERSION!r}. Re-export the dataset in LeRobot v3.0 format")
 
 
+def _check_feature_kinds(root: Path, info: dict) -> None:
+    """Cameras stored as PNG inside the data parquet (LeRobot's ``use_videos=False``) would
+    otherwise be skipped silently, and a policy would train without images."""
+    images = [k for k, f in info["features"].items() if f.get("dtype") == "image"]
+    if images:
+        raise FeatureMismatchError(
+            f"{root / INFO_PATH} declares {images} with dtype 'image' (frames stored as PNG inside the data "
+            "parquet); vlaforge reads cameras from video files only. Convert the dataset to video with LeRobot: "
+            "`lerobot-edit-dataset --repo_id <id> --root <dir> --operation.type convert_image_to_video "
+            "--operation.output_dir <new dir>`")
+
+
 def _read_stats(root: Path) -> dict:
     path = root / STATS_PATH
     if not path.is_file():
         return {}
     try:
-        return stats_from_json(json.loads(path.read_text()))
+        obj = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise CorruptFileError(f"{path} is not valid JSON ({e}); recompute it with "
                                "LeRobotDatasetWriter(root, resume=True).finalize()") from e
+    if not isinstance(obj, dict) or not all(isinstance(v, dict) for v in obj.values()):
+        raise CorruptFileError(f"{path} is not LeRobot's stats layout ({{feature: {{stat: values}}}}); recompute "
+                               "it with LeRobotDatasetWriter(root, resume=True).finalize()")
+    return stats_from_json(obj)
 
 
 def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
     """pq.read_table with errors that name the file and the fix."""
     if not path.is_file():
-        raise MissingFileError(f"{path} is missing; the dataset is incomplete. Re-run the collection "
-                               "(or copy the file back)")
+        fix = remedy(path, "Re-run the collection (or copy the file back)", "Copy the file back, or download or "
+                     "export the dataset again")
+        raise MissingFileError(f"{path} is missing; the dataset is incomplete. {fix}")
     try:
         return pq.read_table(path, columns=columns)
     except (pa.ArrowException, OSError) as e:
         raise CorruptFileError(f"{path} cannot be read as parquet ({e}); it is truncated or corrupt. "
-                               "Re-run the collection that wrote it") from e
+                               f"{remedy(path)}") from e
 
 
+# ---------------------------------------------------------------------------- tasks
 def read_tasks(root: Path) -> list[str]:
-    """Task strings by task_index. LeRobot writes them as the pandas index, named 'task'
-    (an unnamed index lands in '__index_level_0__'), so take the string column."""
-    table = read_parquet(root / TASKS_PATH)
-    names = [n for n in table.column_names if pa.types.is_string(table.schema.field(n).type)]
-    name = "task" if "task" in names else (names[0] if len(names) == 1 else None)
+    """Task strings, position = task_index.
+
+    LeRobot writes ``meta/tasks.parquet`` with pandas from a DataFrame indexed by the task
+    strings (``pd.DataFrame({"task_index": ...}, index=tasks).to_parquet``), so the strings
+    are the pandas index: an unnamed index is stored as column ``__index_level_0__``, a
+    named one under its name, and the file's ``pandas`` schema metadata lists it in
+    ``index_columns``. vlaforge's writer and some other tools store a plain ``task`` column.
+    """
+    path = root / TASKS_PATH
+    table = read_parquet(path)
+    name = _task_column(table)
     if name is None or "task_index" not in table.column_names:
-        raise CorruptFileError(f"{root / TASKS_PATH} lacks a task string column and 'task_index' "
-                               f"(it has {table.column_names}); re-run the collection")
-    order = np.argsort(table.column("task_index").to_numpy())
-    return [table.column(name).to_pylist()[i] for i in order]
+        raise CorruptFileError(
+            f"{path} does not hold task strings with their task_index: it needs an integer 'task_index' column and "
+            "the strings as the pandas index (how LeRobot writes it) or as a 'task' column, but it has columns "
+            f"{table.column_names}. " + remedy(root, RERUN, "Rewrite it in that form, e.g. pandas.DataFrame("
+                                                      "{'task_index': range(n)}, index=tasks).to_parquet(path), "
+                                                      "or export the dataset again with LeRobot"))
+    strings = table.column(name).to_pylist()
+    index = _integers(table.column("task_index"), path, "task_index")
+    if any(not isinstance(s, str) for s in strings) or not np.array_equal(np.sort(index), np.arange(len(index))):
+        raise CorruptFileError(
+            f"{path}: column {name!r} must hold one string per row and 'task_index' the numbers 0..{len(index) - 1} "
+            f"once each (got task_index {sorted(index.tolist())[:10]}). " + remedy(root))
+    order = np.argsort(index)
+    return [strings[i] for i in order]
+
+
+def _task_column(table: pa.Table) -> str | None:
+    """'task' if present, else the string column pandas stored as the index, else the only string column."""
+    text = [f.name for f in table.schema if _is_text(f.type)]
+    if "task" in text:
+        return "task"
+    index = [c for c in pandas_index_columns(table.schema) if c in text]
+    if index:
+        return index[0]
+    return text[0] if len(text) == 1 else None
+
+
+def pandas_index_columns(schema: pa.Schema) -> list[str]:
+    """Columns that hold a pandas index (``index_columns`` in the ``pandas`` metadata).
+
+    A RangeIndex is stored as metadata only (a dict entry), so it names no column.
+    """
+    raw = (schema.metadata or {}).get(b"pandas")
+    if raw is None:
+        return []
+    try:
+        entries = json.loads(raw).get("index_columns", [])
+    except (ValueError, AttributeError):
+        return []
+    return [e for e in entries if isinstance(e, str) and e in schema.names]
+
+
+def _is_text(t: pa.DataType) -> bool:
+    """string, large_string (pandas >= 3 writes this), string_view, or a dictionary of those."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    is_view = getattr(pa.types, "is_string_view", None)  # pyarrow >= 16
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or bool(is_view and is_view(t))
+
+
+def _integers(col: pa.ChunkedArray, path: Path, name: str) -> np.ndarray:
+    """An integer column as int64, also when pandas stored it as float (a merge filled gaps with NaN)."""
+    values = col.to_numpy(zero_copy_only=False)
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    if values.dtype.kind == "f" and np.isfinite(values).all() and np.array_equal(values, np.round(values)):
+        return values.astype(np.int64)
+    raise CorruptFileError(f"{path}: column {name!r} must hold whole numbers, got {col.type} values "
+                           f"{values[:5].tolist()}. " + remedy(path))
+
+
+# ---------------------------------------------------------------------------- episodes
+EPISODE_COLUMNS = ("episode_index", "tasks", "dataset_from_index", "dataset_to_index", "data/chunk_index",
+                   "data/file_index")
+"""Columns every LeRobot v3.0 episode table has (``length`` is derived when absent)."""
 
 
 def read_episodes(root: Path, with_stats: bool = False) -> dict[str, np.ndarray]:
+    """Column name -> (E,) array over every ``meta/episodes/chunk-*/file-*.parquet``, by episode_index.
+
+    Reads both of LeRobot's writers: its recorder (pyarrow, int64 columns) and its
+    pandas-based tools (merge, delete, split), whose files may carry a pandas index column
+    and float chunk/file numbers. Index columns come back as int64, timestamps as float64,
+    list columns (tasks, ``stats/...``) as object arrays of lists.
+    """
     files = sorted((root / EPISODES_DIR).glob("chunk-*/file-*.parquet"))
     if not files:
         raise MissingFileError(f"{root / EPISODES_DIR} holds no episode parquet; the dataset is incomplete. "
-                               "Re-run the collection")
-    tables = [read_parquet(f) for f in files]
-    table = pa.concat_tables(tables, promote_options="default")
-    cols = {}
-    for name in table.column_names:
-        if name.startswith("stats/") and not with_stats:
-            continue
-        col = table.column(name)
-        is_nested = pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type)
-        cols[name] = np.array(col.to_pylist(), dtype=object) if is_nested else col.to_numpy(zero_copy_only=False)
+                               + remedy(root))
+    tables = [_episode_table(f, with_stats) for f in files]
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as e:
+        raise CorruptFileError(f"the episode files in {root / EPISODES_DIR} have incompatible columns ({e}). "
+                               + remedy(root)) from e
+    missing = [c for c in EPISODE_COLUMNS if c not in table.column_names]
+    if missing:
+        raise CorruptFileError(f"{root / EPISODES_DIR} lacks the columns {missing} that LeRobot v3.0 episode tables "
+                               f"have (it has {table.column_names[:12]}...). " + remedy(root))
+    cols = {name: _episode_column(table.column(name), name, root / EPISODES_DIR) for name in table.column_names}
+    if "length" not in cols:
+        cols["length"] = cols["dataset_to_index"] - cols["dataset_from_index"]
     order = np.argsort(cols["episode_index"], kind="stable")
     return {k: v[order] for k, v in cols.items()}
+
+
+def _episode_table(path: Path, with_stats: bool) -> pa.Table:
+    table = read_parquet(path)
+    drop = [c for c in pandas_index_columns(table.schema) if c.startswith("__index_level_")]
+    drop += [c for c in table.column_names if c.startswith("stats/") and not with_stats]
+    return table.drop_columns(drop).replace_schema_metadata(None)
+
+
+def _episode_column(col: pa.ChunkedArray, name: str, where: Path) -> np.ndarray:
+    if _is_index_column(name):
+        return _integers(col, where, name)
+    if name.endswith("_timestamp"):
+        return col.to_numpy(zero_copy_only=False).astype(np.float64)
+    if _is_list(col.type):
+        return _object_rows(col.to_pylist())
+    return col.to_numpy(zero_copy_only=False)
+
+
+def _object_rows(values: list) -> np.ndarray:
+    """(E,) object array of per-episode lists; np.array would stack equal-length lists into 2-D."""
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
+    return out
+
+
+def _is_index_column(name: str) -> bool:
+    return name in ("episode_index", "length", "dataset_from_index", "dataset_to_index") or name.endswith(
+        ("/chunk_index", "/file_index"))
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
 
 
 def _check_consistency(meta: LeRobotDatasetMeta) -> None:
@@ -242,34 +384,47 @@ def _check_consistency(meta: LeRobotDatasetMeta) -> None:
     n = len(ep["episode_index"])
     lengths = ep["length"].astype(np.int64)
     if n != meta.total_episodes or int(lengths.sum()) != meta.total_frames:
+        fix = remedy(root, "The collection was interrupted or files were edited; re-run it (or resume it and "
+                           "call finalize())", "Files were edited or only partly copied. " + RESTORE)
         raise DatasetError(
             f"{root}: info.json says {meta.total_episodes} episodes / {meta.total_frames} frames but "
-            f"{EPISODES_DIR} lists {n} episodes / {int(lengths.sum())} frames. The collection was interrupted "
-            "or files were edited; re-run it (or resume it and call finalize())")
+            f"{EPISODES_DIR} lists {n} episodes / {int(lengths.sum())} frames. {fix}")
     if not np.array_equal(ep["episode_index"], np.arange(n)):
-        raise DatasetError(f"{root}: episode indices in {EPISODES_DIR} are not 0..{n - 1}; re-run the collection")
+        raise DatasetError(f"{root}: episode indices in {EPISODES_DIR} are not 0..{n - 1}. "
+                           + remedy(root))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     if not (np.array_equal(ep["dataset_from_index"], starts)
             and np.array_equal(ep["dataset_to_index"], starts + lengths)):
         raise DatasetError(f"{root}: dataset_from_index/dataset_to_index in {EPISODES_DIR} do not tile the "
-                           "frames in episode order; the metadata is corrupt. Re-run the collection")
+                           "frames in episode order; the metadata is corrupt. " + remedy(root))
     for chunk, file in meta.data_files():
         if not meta.data_file(chunk, file).is_file():
             raise MissingFileError(f"{meta.data_file(chunk, file)} is missing (episodes point to it); the dataset "
-                                   "is incomplete. Re-run the collection or copy the file back")
+                                   "is incomplete. " + _missing_fix(root))
     for key in meta.camera_keys:
+        need = [f"videos/{key}/{c}" for c in ("chunk_index", "file_index", "from_timestamp", "to_timestamp")]
+        if any(c not in ep for c in need):
+            raise CorruptFileError(f"{root / EPISODES_DIR} lacks {[c for c in need if c not in ep]}, where camera "
+                                   f"{key!r} (a video feature in info.json) has its frames. "
+                                   + remedy(root))
         for path in {meta.video_file(key, c, f) for c, f in zip(ep[f"videos/{key}/chunk_index"].tolist(),
                                                                  ep[f"videos/{key}/file_index"].tolist())}:
             if not path.is_file():
                 raise MissingFileError(f"{path} is missing (episodes point to it); the dataset is incomplete. "
-                                       "Re-run the collection or copy the file back")
+                                       + _missing_fix(root))
 
 
+def _missing_fix(root: Path) -> str:
+    return remedy(root, "Re-run the collection or copy the file back",
+                  "Copy the file back, or download or export the dataset again")
+
+
+# ---------------------------------------------------------------------------- frames
 def read_frames(meta: LeRobotDatasetMeta, keys: list[str] | None = None) -> dict[str, np.ndarray]:
     """Low-dim columns of all data files, in global frame order: key -> (N,) or (N, D).
 
-    Checks each column against the shape info.json declares, and that the ``index``
-    column runs 0..N-1 so row i is global frame i.
+    Checks each column against the shape info.json declares, that the ``index`` column
+    runs 0..N-1 so row i is global frame i, and that every task_index names a task.
     """
     lowdim = [k for k, f in meta.features.items() if f["dtype"] not in ("video", "image", "string")]
     keys = lowdim if keys is None else [k for k in keys if k in lowdim] + ["index"]
@@ -281,32 +436,51 @@ def read_frames(meta: LeRobotDatasetMeta, keys: list[str] | None = None) -> dict
         for k in keys:
             if k not in table.column_names:
                 raise FeatureMismatchError(f"{path} has no column {k!r} that {meta.root / INFO_PATH} declares; "
-                                           "the file does not belong to this dataset. Re-run the collection")
+                                           "the file does not belong to this dataset. "
+                                           + remedy(meta.root))
             parts[k].append(column_to_numpy(table.column(k), meta.features[k], path, k))
     out = {k: np.concatenate(v) for k, v in parts.items()}
     order = np.argsort(out["index"], kind="stable")
     if not np.array_equal(out["index"][order], np.arange(meta.total_frames)):
         raise DatasetError(f"{meta.root}: the data files hold {len(order)} frames with 'index' values that are "
-                           f"not 0..{meta.total_frames - 1}; files are missing or stale. Re-run the collection")
-    return {k: v[order] for k, v in out.items()}
+                           f"not 0..{meta.total_frames - 1}; files are missing or stale. "
+                           + remedy(meta.root))
+    out = {k: v[order] for k, v in out.items()}
+    _check_task_indices(meta, out)
+    return out
+
+
+def _check_task_indices(meta: LeRobotDatasetMeta, frames: dict[str, np.ndarray]) -> None:
+    ti = frames.get("task_index")
+    if ti is not None and len(ti) and (ti.min() < 0 or ti.max() >= len(meta.tasks)):
+        raise DatasetError(f"{meta.root}: data frames use task_index up to {int(ti.max())} but {TASKS_PATH} lists "
+                           f"{len(meta.tasks)} tasks; the two disagree. " + remedy(meta.root))
 
 
 def column_to_numpy(col: pa.ChunkedArray, feature: dict, path: Path, key: str) -> np.ndarray:
+    """One data column as (N, *shape): scalars, fixed or variable-size lists (nested for
+    2-D+ features, e.g. ``datasets``' Array2D), with the dtype info.json declares."""
     shape = tuple(feature["shape"])
     dtype = np.dtype(feature["dtype"]) if feature["dtype"] != "bool" else np.bool_
-    if pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type) or pa.types.is_large_list(col.type):
-        col = col.combine_chunks()
-        flat = col.flatten().to_numpy(zero_copy_only=False)
+    col = col.combine_chunks()
+    if isinstance(col.type, pa.ExtensionType):
+        col = col.storage
+    if _is_list(col.type):
+        n, flat = len(col), col
+        while _is_list(flat.type):
+            flat = flat.flatten()
+        flat = flat.to_numpy(zero_copy_only=False)
         width = int(np.prod(shape))
-        if len(flat) != len(col) * width:
+        if len(flat) != n * width:
             raise FeatureMismatchError(
                 f"{path}: column {key!r} does not hold {width} values per row as info.json's shape {list(shape)} "
-                "says; the data and meta/info.json disagree. Re-run the collection")
-        return flat.astype(dtype, copy=False).reshape((len(col),) + shape)  # (N, *shape)
+                "says; the data and meta/info.json disagree. " + remedy(path))
+        return flat.astype(dtype, copy=False).reshape((n,) + shape)  # (N, *shape)
     if shape not in ((1,), ()):
         raise FeatureMismatchError(f"{path}: column {key!r} holds scalars but info.json declares shape "
-                                   f"{list(shape)}; the data and meta/info.json disagree. Re-run the collection")
-    return col.to_numpy().astype(dtype, copy=False)
+                                   f"{list(shape)}; the data and meta/info.json disagree. "
+                                   + remedy(path))
+    return col.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------- writer
@@ -562,7 +736,8 @@ class LeRobotDatasetWriter:
 
     def _info(self) -> dict:
         n = len(self._episodes)
-        return {"codebase_version": CODEBASE_VERSION, "robot_type": self.robot_type,
+        return {"codebase_version": CODEBASE_VERSION, WRITER_KEY: "vlaforge.data.lerobot.LeRobotDatasetWriter",
+                "robot_type": self.robot_type,
                 "total_episodes": n, "total_frames": self._total_frames, "total_tasks": len(self._tasks),
                 "chunks_size": CHUNKS_SIZE, "data_files_size_in_mb": DATA_FILES_SIZE_IN_MB,
                 "video_files_size_in_mb": VIDEO_FILES_SIZE_IN_MB, "fps": self.fps, "splits": {"train": f"0:{n}"},

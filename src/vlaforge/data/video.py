@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vlaforge.data.errors import CorruptFileError, MissingFileError
+from vlaforge.data.errors import CorruptFileError, MissingFileError, remedy
 
 # Our codec names -> PyAV encoder names, best first. LeRobot decodes all of them.
 _ENCODERS = {"h264": ("libx264",), "av1": ("libsvtav1", "libaom-av1"), "mpeg4": ("mpeg4",)}
@@ -104,13 +104,22 @@ def _open(path: Path):
     import av
 
     if not path.is_file():
-        raise MissingFileError(f"video file {path} does not exist; the dataset is incomplete. "
-                               "Re-run the collection (or copy the file back) and try again")
+        fix = remedy(path, "Re-run the collection (or copy the file back)",
+                     "Copy the file back, or download or export the dataset again")
+        raise MissingFileError(f"video file {path} does not exist; the dataset is incomplete. {fix}")
     try:
         return av.open(str(path))
     except av.error.FFmpegError as e:
         raise CorruptFileError(f"video file {path} cannot be opened ({e}); it is truncated or not an MP4. "
-                               "Re-run the collection that wrote it") from e
+                               f"{remedy(path)}") from e
+
+
+def _video_stream(container, path: Path):
+    """The first video stream; a file cut short can open yet hold none (its moov atom comes first)."""
+    if not container.streams.video:
+        raise CorruptFileError(f"video file {path} holds no video stream; it is truncated or not a video. "
+                               f"{remedy(path)}")
+    return container.streams.video[0]
 
 
 def decode_all(path: str | os.PathLike, fps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,16 +132,16 @@ def decode_all(path: str | os.PathLike, fps: int) -> tuple[np.ndarray, np.ndarra
     frames, numbers = [], []
     rgb = VideoReformatter()  # one reformatter for all frames: 10x faster than frame.to_ndarray(format=...)
     with _open(path) as container:
-        stream = container.streams.video[0]
+        stream = _video_stream(container, path)
         try:
             for f in container.decode(stream):
                 frames.append(rgb.reformat(f, format="rgb24").to_ndarray())
                 numbers.append(round(float(f.time) * fps))
         except av.error.FFmpegError as e:
-            raise CorruptFileError(f"video file {path} is corrupt after {len(frames)} frames ({e}); "
-                                   "re-run the collection that wrote it") from e
+            raise CorruptFileError(f"video file {path} is corrupt after {len(frames)} frames ({e}). "
+                                   f"{remedy(path)}") from e
     if not frames:
-        raise CorruptFileError(f"video file {path} holds no decodable frame; re-run the collection that wrote it")
+        raise CorruptFileError(f"video file {path} holds no decodable frame. {remedy(path)}")
     return np.stack(frames), np.asarray(numbers, dtype=np.int64)
 
 
@@ -151,7 +160,7 @@ def decode_frames(path: str | os.PathLike, frame_numbers: np.ndarray, fps: int) 
     got: dict[int, np.ndarray] = {}
     rgb = VideoReformatter()
     with _open(path) as container:
-        stream = container.streams.video[0]
+        stream = _video_stream(container, path)
         container.seek(int(lo / fps / stream.time_base), stream=stream, backward=True, any_frame=False)
         try:
             for f in container.decode(stream):
@@ -161,10 +170,9 @@ def decode_frames(path: str | os.PathLike, frame_numbers: np.ndarray, fps: int) 
                 if n >= hi:
                     break
         except av.error.FFmpegError as e:
-            raise CorruptFileError(f"video file {path} is corrupt near frame {lo} ({e}); "
-                                   "re-run the collection that wrote it") from e
+            raise CorruptFileError(f"video file {path} is corrupt near frame {lo} ({e}). {remedy(path)}") from e
     missing = sorted(set(want.tolist()) - set(got))
     if missing:
         raise CorruptFileError(f"video file {path} lacks frame(s) {missing[:5]} (of {len(want)} asked); it is "
-                               "truncated or its timestamps disagree with meta/episodes. Re-run the collection")
+                               f"truncated or its timestamps disagree with meta/episodes. {remedy(path)}")
     return np.stack([got[int(n)] for n in want])

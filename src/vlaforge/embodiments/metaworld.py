@@ -1,6 +1,6 @@
 """Meta-World's Sawyer: 4-D delta end-effector action (dx, dy, dz, gripper effort)."""
 
-from vlaforge.embodiments.spec import EmbodimentSpec, register_embodiment
+from vlaforge.core.embodiment import EmbodimentSpec, register_embodiment
 
 SAWYER = register_embodiment(
     EmbodimentSpec(

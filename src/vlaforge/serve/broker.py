@@ -19,6 +19,8 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from vlaforge.core.queue import ActionQueue
+
 Smoothing = Literal["none", "ensemble", "blend"]
 
 
@@ -44,7 +46,7 @@ class ActionChunkBroker:
 
     def reset_state(self) -> None:
         self._t = 0
-        self._queue: deque[np.ndarray] = deque()
+        self._queue: ActionQueue[np.ndarray] = ActionQueue(self.action_horizon)
         self._chunks: deque[tuple[int, np.ndarray]] = deque()  # (start step, (H, D) chunk)
         self._leftover: np.ndarray | None = None  # old chunk's predictions for the coming steps
 
@@ -73,17 +75,17 @@ class ActionChunkBroker:
             self.policy.observe(obs)
 
     def _queue_step(self, obs: dict) -> np.ndarray:
-        if self._queue:
+        if len(self._queue):
             self._skip(obs)
-            return self._queue.popleft()
+            return self._queue.pop()
         chunk = self._query(obs)
         n = min(self.action_horizon, chunk.shape[0])
         steps = chunk.copy()
         if self.smoothing == "blend" and self._leftover is not None:
             steps = _crossfade(self._leftover, steps, self.blend_steps)
         self._leftover = chunk[n:] if n < chunk.shape[0] else None
-        self._queue.extend(steps[:n])
-        return self._queue.popleft()
+        self._queue.fill(steps)
+        return self._queue.pop()
 
     def _ensemble_step(self, obs: dict) -> np.ndarray:
         if self._t % self.query_every == 0:

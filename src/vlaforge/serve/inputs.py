@@ -9,15 +9,14 @@ The mapping is part of the checkpoint (``serving.json``: ``{"keys": {client_key:
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from vlaforge.core.keys import EMBODIMENT, IMAGE_PREFIX, OBS_IS_PAD, STATE, TASK
-from vlaforge.embodiments import EmbodimentSpec
+from vlaforge.core.keys import EMBODIMENT, IMAGE_PREFIX, STATE, TASK
+from vlaforge.core.embodiment import EmbodimentSpec
 from vlaforge.serve import protocol
 from vlaforge.serve.protocol import ProtocolError, describe
 
@@ -212,37 +211,6 @@ def _controls(msg: dict) -> dict:
                                 expected="1-D uint8 array from torch.Generator.get_state()", received=describe(r))
         out["rng_state"] = r
     return out
-
-
-# ---- per-connection history -----------------------------------------------------------------
-class ObsHistory:
-    """One connection's observation history, with the semantics of ``Policy._push_history``:
-    ``n_obs_steps`` frames ``obs_stride`` apart, oldest first; steps before the episode start
-    repeat the first frame and are flagged in ``observation.is_pad``."""
-
-    def __init__(self, n_obs_steps: int, obs_stride: int) -> None:
-        self.n_obs_steps, self.obs_stride = n_obs_steps, obs_stride
-        self.span = (n_obs_steps - 1) * obs_stride + 1
-        self.reset()
-
-    def reset(self) -> None:
-        self._frames: dict[str, deque] = {}
-        self._n_seen = 0
-
-    def push(self, obs: dict[str, Any]) -> dict[str, Any]:
-        """Single-step tensors (1, ...) in; the stacked history (1, To, ...) out."""
-        first = not self._frames
-        out = {k: obs[k] for k in (TASK, EMBODIMENT) if k in obs}
-        for k, v in obs.items():
-            if not (k.startswith(IMAGE_PREFIX) or k == STATE):
-                continue
-            q = self._frames.setdefault(k, deque(maxlen=self.span))
-            q.extend([v] * self.span if first else [v])
-            out[k] = torch.stack(list(q)[:: -self.obs_stride][::-1], dim=1)  # (1, To, ...)
-        self._n_seen = 1 if first else self._n_seen + 1
-        ages = torch.arange(self.n_obs_steps - 1, -1, -1) * self.obs_stride  # (To,) age of each step
-        out[OBS_IS_PAD] = (ages >= self._n_seen).unsqueeze(0)  # (1, To)
-        return out
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from vlaforge.core.errors import BatchError
+
 # Client keys (openpi's LIBERO/DROID convention) and optional per-request control fields.
 IMAGE = "observation/image"
 WRIST_IMAGE = "observation/wrist_image"
@@ -39,13 +41,13 @@ CONTROL_KEYS = (RESET, SEED, RNG_STATE, INFER)
 _ARRAY_KINDS = "biuf"  # bool, int, uint, float: never object, void or complex (openpi refuses those too)
 
 
-class ProtocolError(ValueError):
+class ProtocolError(BatchError):
     """A request the server cannot use. Names the key, what was expected and what arrived."""
 
     def __init__(self, message: str, key: str | None = None, expected: str | None = None,
                  received: str | None = None, kind: str = "bad_request") -> None:
-        super().__init__(message)
-        self.message, self.key, self.expected, self.received, self.kind = message, key, expected, received, kind
+        super().__init__(message, key, expected, received)
+        self.kind = kind
 
     def to_text(self) -> str:
         """The text frame sent back: JSON, readable as is in openpi-client's RuntimeError."""

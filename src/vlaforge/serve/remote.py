@@ -14,12 +14,12 @@ generator at each episode start, equal to ``g = torch.Generator().manual_seed(se
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import numpy as np
 import torch
 
+from vlaforge.core.queue import ActionQueue
 from vlaforge.core.keys import EMBODIMENT, IMAGE_PREFIX, STATE, TASK
 from vlaforge.serve import protocol
 from vlaforge.serve.client import WebsocketClientPolicy
@@ -34,7 +34,7 @@ class RemotePolicy:
         self._n_action_steps = n_action_steps
         self._timeouts = (connect_timeout_s, timeout_s)
         self._client: WebsocketClientPolicy | None = None
-        self._actions: deque[np.ndarray] = deque()
+        self._actions: ActionQueue[np.ndarray] = ActionQueue(n_action_steps or 1)
         self._step = 0
 
     # ---- connection (lazy, so the object pickles into evaluation worker processes) -------------
@@ -70,14 +70,14 @@ class RemotePolicy:
     def select_action(self, obs: dict[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
         """One action (1, Da) per call; asks the server for a chunk every ``n_action_steps``."""
         msg = self.to_client_obs(obs)
-        if self._actions:
+        if len(self._actions):
             if int(self.metadata.get("history_span", 1)) > 1:
                 self.client.observe(msg)  # the server's history must see every step
         else:
-            chunk = self._infer(msg, generator)  # (H, Da)
-            self._actions.extend(chunk[: min(self.n_action_steps, len(chunk))])
+            self._actions.n_action_steps = self.n_action_steps
+            self._actions.fill(self._infer(msg, generator))  # (H, Da) -> the first n_action_steps
         self._step += 1
-        return torch.from_numpy(self._actions.popleft().copy()).unsqueeze(0)  # (1, Da)
+        return torch.from_numpy(self._actions.pop().copy()).unsqueeze(0)  # (1, Da)
 
     def _infer(self, msg: dict, generator: torch.Generator | None) -> np.ndarray:
         if generator is not None:

@@ -33,8 +33,10 @@ import vlaforge
 from vlaforge.core.checkpoint import CheckpointError, load_policy, read_serving
 from vlaforge.core.keys import ACTION, STATE
 from vlaforge.serve import protocol
-from vlaforge.serve.inputs import (InputSpec, ObsHistory, Request, check_serving_json, collate, decode_request,
-                                   nonfinite_summary, resolve_key_map)
+from vlaforge.core.errors import BatchError
+from vlaforge.core.history import ObsHistory
+from vlaforge.serve.inputs import (InputSpec, Request, check_serving_json, collate, decode_request, nonfinite_summary,
+                                   resolve_key_map)
 from vlaforge.serve.protocol import ProtocolError
 
 log = logging.getLogger("vlaforge.serve")
@@ -206,6 +208,7 @@ class PolicyServer:
             conn.generator = torch.Generator(device=self.device).manual_seed(req.seed)
         generator = own if own is not None else conn.generator
         obs = conn.history.push(req.obs)
+        self._check(obs)
         if not req.infer:
             dim = self.spec.embodiments[req.embodiment].action_dim
             return {"actions": np.zeros((0, dim), np.float32), "server_timing": {"infer_ms": 0.0}}
@@ -216,6 +219,18 @@ class PolicyServer:
         if req.rng_state is not None:
             reply[protocol.RNG_STATE] = generator.get_state().numpy()
         return reply
+
+    def _check(self, obs: dict[str, Any]) -> None:
+        """The policy's own batch validation (``vlaforge.core.validate``), answered as a protocol error."""
+        check = getattr(self.policy, "check_batch", None)
+        if check is None:
+            return
+        try:
+            check(obs, training=False)
+        except BatchError as e:
+            if isinstance(e, ProtocolError):
+                raise
+            raise ProtocolError(e.message, e.key, e.expected, e.received) from None
 
     def _decode(self, raw: bytes | str) -> Request:
         if isinstance(raw, str):

@@ -1,7 +1,7 @@
-"""Reference policies for the evaluation runner: the scripted expert (an upper bound) and
-uniform random actions (a floor). Both are picklable, so spawn-started workers get copies.
+"""Reference policies for the evaluation runner: the simulator's scripted expert (an upper
+bound) and uniform random actions (a floor). Both are built in the worker that runs them.
 
-``ExpertPolicy`` is *privileged*: it reads object and goal positions from the full env
+The expert is *privileged*: it reads object and goal positions from the env's privileged
 observation, which the runner passes under ``PRIVILEGED_OBS`` only to policies that set
 ``uses_privileged_obs = True``. Learned policies never see those keys.
 """
@@ -13,39 +13,43 @@ from typing import Any
 import numpy as np
 import torch
 
-from vlaforge.embodiments import get_embodiment
+from vlaforge.core.embodiment import EmbodimentSpec
+from vlaforge.core.errors import UnknownNameError
+from vlaforge.core.registry import unknown_name_message
 
-PRIVILEGED_OBS = "privileged.env_obs"
-"""float64 (1, 39): the env's full observation (hand, objects, goal). Baselines only."""
-PRIVILEGED_ENV = "privileged.env_name"
-"""[str]: the Meta-World env name, e.g. 'push-v3'. Baselines only."""
+PRIVILEGED_OBS = "privileged.step"
+"""The env's ``Step`` (its ``privileged`` field: object and goal positions). Baselines only."""
+PRIVILEGED_ENV = "privileged.env"
+"""The env itself and its task name, for experts that plan at reset. Baselines only."""
 
 
 class ExpertPolicy:
-    """Meta-World's scripted expert for whichever task the runner is on."""
+    """The simulator's scripted expert for whichever task the runner is on."""
 
     uses_privileged_obs = True
     uses_images = False
     name = "expert"
 
-    def __init__(self) -> None:
+    def __init__(self, sim) -> None:
+        self.sim = sim
         self._experts: dict[str, Any] = {}
+        self._fresh = True
 
     def reset(self) -> None:
-        """The scripted experts are stateless: each action depends on the current obs only."""
+        self._fresh = True
 
     @torch.no_grad()
     def select_action(self, obs: dict[str, Any]) -> torch.Tensor:
         if PRIVILEGED_OBS not in obs:
-            raise KeyError(f"ExpertPolicy needs the privileged key {PRIVILEGED_OBS!r}; only the Meta-World "
-                           "evaluation runner provides it (it is a privileged baseline, not a servable policy)")
-        from vlaforge.sim.metaworld import scripted_expert
-
-        env_name = obs[PRIVILEGED_ENV][0]
-        if env_name not in self._experts:
-            self._experts[env_name] = scripted_expert(env_name)
-        action = self._experts[env_name].get_action(np.asarray(obs[PRIVILEGED_OBS])[0])
-        return torch.as_tensor(action, dtype=torch.float32).unsqueeze(0)  # (1, 4)
+            raise KeyError(f"ExpertPolicy needs the privileged key {PRIVILEGED_OBS!r}; only the evaluation runner "
+                           "provides it (it is a privileged baseline, not a servable policy)")
+        env, task = obs[PRIVILEGED_ENV]
+        expert = self._experts.get(task) or self._experts.setdefault(task, self.sim.expert(task))
+        step = obs[PRIVILEGED_OBS]
+        if self._fresh:
+            expert.reset(env, step)
+            self._fresh = False
+        return torch.as_tensor(expert.act(step), dtype=torch.float32).unsqueeze(0)  # (1, Da)
 
 
 class RandomPolicy:
@@ -55,8 +59,7 @@ class RandomPolicy:
     uses_images = False
     name = "random"
 
-    def __init__(self, embodiment: str = "metaworld_sawyer", seed: int = 0) -> None:
-        spec = get_embodiment(embodiment)
+    def __init__(self, spec: EmbodimentSpec, seed: int = 0) -> None:
         self.low = np.asarray(spec.action_low, np.float32)
         self.high = np.asarray(spec.action_high, np.float32)
         self.seed = seed
@@ -71,4 +74,9 @@ class RandomPolicy:
         return torch.from_numpy(action)  # (B, Da)
 
 
-BASELINES = {"expert": ExpertPolicy, "random": RandomPolicy}
+def make_baseline(name: str, sim):
+    if name == "expert":
+        return ExpertPolicy(sim)
+    if name == "random":
+        return RandomPolicy(sim.embodiment)
+    raise UnknownNameError(unknown_name_message("baseline", name, ["expert", "random"]))

@@ -1,4 +1,4 @@
-"""Scripted-expert demonstrations on Meta-World, written as a LeRobot v3 dataset.
+"""Scripted-expert demonstrations from any registered simulator, written as a LeRobot v3 dataset.
 
 Per task, seeds ``seed_start, seed_start+1, ...`` are tried in order and only successful
 episodes are kept, until ``episodes_per_task`` successes (or the seed cap). Workers run
@@ -23,15 +23,18 @@ import numpy as np
 
 from vlaforge.core.keys import ACTION, IMAGE_PREFIX, STATE
 from vlaforge.sim import pool
-from vlaforge.sim.tasks import check_collection_seeds, instruction, resolve_tasks
+from vlaforge.sim.simulator import EnvCache, get_simulator
+from vlaforge.sim.tasks import check_collection_seeds
 
 
 @dataclass
 class CollectConfig:
-    """``vlaforge collect metaworld`` options."""
+    """``vlaforge collect SIMULATOR`` options."""
 
     out: str
     """Dataset directory to create (LeRobot v3)."""
+    simulator: str = "metaworld"
+    """A registered simulator (``vlaforge.sim.simulator``): metaworld, aloha."""
     tasks: str = "mt10"
     """Suite (mt10, mt50, mt40 = MT50 minus MT10, easy/medium/hard/very_hard), task, or comma list."""
     episodes_per_task: int = 50
@@ -96,10 +99,10 @@ class TaskReport:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(image_size: tuple[int, int], cameras: tuple[str, ...], max_steps: int) -> None:
-    from vlaforge.sim.metaworld import EnvCache
-
-    _WORKER["envs"] = EnvCache(image_size, cameras, max_steps)
+def _init_worker(simulator: str, image_size: tuple[int, int], cameras: tuple[str, ...], max_steps: int) -> None:
+    sim = get_simulator(simulator)
+    _WORKER["sim"] = sim
+    _WORKER["envs"] = EnvCache(sim, image_size, cameras, max_steps)
     _WORKER["experts"] = {}
     pool.on_worker_exit(_close_worker)
 
@@ -111,16 +114,15 @@ def _close_worker() -> None:
 
 def run_expert_episode(task: str, seed: int, max_steps: int, extra_steps: int) -> Episode:
     """Roll out the scripted expert on (task, seed) in this worker's env for that task."""
-    from vlaforge.sim.metaworld import scripted_expert
-
     env = _WORKER["envs"].get(task)
-    expert = _WORKER["experts"].setdefault(task, scripted_expert(task))
+    expert = _WORKER["experts"].setdefault(task, _WORKER["sim"].expert(task))
     step = env.reset(seed)
+    expert.reset(env, step)
     rows: list[dict[str, np.ndarray]] = []
     actions: list[np.ndarray] = []
     success_step = None
     for t in range(max_steps):
-        action = env.embodiment.clip_action(expert.get_action(step.privileged))
+        action = _WORKER["sim"].embodiment.clip_action(expert.act(step))
         rows.append(step.obs)
         actions.append(action)
         step = env.step(action)
@@ -172,18 +174,19 @@ class _Scheduler:
 def collect(cfg: CollectConfig, writer_factory: Callable[..., Any] | None = None,
             progress: bool = True) -> dict[str, Any]:
     """Run the collection described by ``cfg``; returns (and writes) a summary dict."""
-    tasks = resolve_tasks(cfg.tasks)
+    sim = get_simulator(cfg.simulator)
+    tasks = sim.resolve_tasks(cfg.tasks)
     if cfg.resume and cfg.overwrite:
         raise ValueError("--resume continues the dataset in --out and --overwrite deletes it: pass only one")
     check_collection_seeds(cfg.seed_start, cfg.seed_cap)
     cameras = cfg.camera_list
-    _check_cameras(cameras)
+    sim.check_cameras(cameras)
     done = _done_seeds(Path(cfg.out), tasks) if cfg.resume else None  # checked before the writer touches out
     writer = (writer_factory or _default_writer)(cfg, cameras)
     sched = _Scheduler(tasks, cfg, done)
     t0 = time.perf_counter()
     executor = pool.make_executor(cfg.workers, _init_worker,
-                                  ((cfg.image_size, cfg.image_size), cameras, cfg.max_steps))
+                                  (cfg.simulator, (cfg.image_size, cfg.image_size), cameras, cfg.max_steps))
     bar = _progress_bar(len(tasks) * cfg.episodes_per_task, progress)
     steps_total = 0
     try:
@@ -232,24 +235,14 @@ def _done_seeds(root: Path, tasks: list[str]) -> dict[str, list[int]]:
     return done
 
 
-def _check_cameras(cameras: tuple[str, ...]) -> None:
-    from vlaforge.sim.metaworld import CAMERAS
-
-    if not cameras:
-        raise ValueError("no cameras given; pass e.g. --cameras corner2,gripperPOV")
-    unknown = [c for c in cameras if c not in ("topview", "corner", "corner3", "corner4", "behindGripper") + CAMERAS]
-    if unknown:
-        raise ValueError(f"unknown camera(s) {unknown}; Meta-World has topview, corner, corner2, corner3, "
-                         "corner4, behindGripper, gripperPOV")
-
-
 def _default_writer(cfg: CollectConfig, cameras: tuple[str, ...]):
     try:
         from vlaforge.data.lerobot import LeRobotDatasetWriter
     except ImportError as e:  # pragma: no cover - only before the data layer exists
         raise RuntimeError("vlaforge.data.lerobot.LeRobotDatasetWriter is not available; "
                            "collection writes LeRobot v3 datasets through it") from e
-    return LeRobotDatasetWriter(cfg.out, fps=80, robot_type="metaworld_sawyer", features=None, cameras=cameras,
+    sim = get_simulator(cfg.simulator)
+    return LeRobotDatasetWriter(cfg.out, fps=sim.fps, robot_type=sim.embodiment_name, features=None, cameras=cameras,
                                 image_size=(cfg.image_size, cfg.image_size), codec=cfg.codec,
                                 episodes_per_file=cfg.episodes_per_file, overwrite=cfg.overwrite,
                                 resume=cfg.resume)
@@ -264,7 +257,7 @@ def _write_task(writer, sched: _Scheduler, task: str, cfg: CollectConfig) -> Non
         if not cfg.no_actions:
             data[STATE] = ep.state.astype(np.float32)
             data[ACTION] = ep.action.astype(np.float32)
-        writer.add_episode(data, task=instruction(task),
+        writer.add_episode(data, task=get_simulator(cfg.simulator).instruction(task),
                            extra={"seed": ep.seed, "env": task, "success_step": ep.success_step})
         rep.kept_seeds.append(ep.seed)
         rep.frames += ep.length

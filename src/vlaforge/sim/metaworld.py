@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
 from vlaforge.core.keys import IMAGE_PREFIX, STATE
 from vlaforge.embodiments import get_embodiment
+from vlaforge.sim.simulator import Simulator, Step, register_simulator
 from vlaforge.sim.tasks import canonical_task
 
 EMBODIMENT = "metaworld_sawyer"
@@ -38,20 +38,6 @@ _ROTATE_180 = frozenset({"corner", "corner2", "corner3", "corner4"})
 def upright(img: np.ndarray, camera: str) -> np.ndarray:
     """Rotate a raw render of ``camera`` (H, W, ...) so world-up is image-up."""
     return img[::-1, ::-1] if camera in _ROTATE_180 else img
-
-
-@dataclass
-class Step:
-    """What the env returns after ``reset``/``step``.
-
-    ``obs``: dataset-keyed numpy obs: ``observation.images.<cam>`` uint8 (H, W, 3) and
-    ``observation.state`` float32 (4,). ``privileged``: the full env observation
-    (float64 (39,)): for scripted experts only, never for a learned policy."""
-
-    obs: dict[str, np.ndarray]
-    privileged: np.ndarray
-    success: bool
-    reward: float = 0.0
 
 
 def _import_mujoco():
@@ -153,25 +139,44 @@ def scripted_expert(task: str):
     return ENV_POLICY_MAP[canonical_task(task)]()
 
 
-class EnvCache:
-    """A worker's envs, one per task, built on first use. Keeps at most ``size`` alive so an
-    MT50 run does not hold 50 GL contexts."""
+class MetaWorld(Simulator):
+    """Meta-World v3 (goal-observable) with the Sawyer; tasks and suites from ``vlaforge.sim.tasks``."""
 
-    def __init__(self, image_size: tuple[int, int], cameras: Sequence[str], max_steps: int, size: int = 4) -> None:
-        self.kwargs = dict(image_size=image_size, cameras=tuple(cameras), max_steps=max_steps)
-        self.size = size
-        self._envs: dict[str, MetaWorldEnv] = {}
+    name = "metaworld"
+    embodiment_name = EMBODIMENT
+    cameras = ("topview", "corner", "corner3", "corner4", "behindGripper") + CAMERAS
+    default_cameras = CAMERAS
+    fps = 80.0
+    max_steps = MAX_PATH_LENGTH
 
-    def get(self, task: str) -> MetaWorldEnv:
-        if task in self._envs:
-            self._envs[task] = self._envs.pop(task)  # most recently used last
-            return self._envs[task]
-        while len(self._envs) >= self.size:
-            self._envs.pop(next(iter(self._envs))).close()
-        self._envs[task] = MetaWorldEnv(task, **self.kwargs)
-        return self._envs[task]
+    def resolve_tasks(self, suite: str | Sequence[str]) -> list[str]:
+        from vlaforge.sim.tasks import resolve_tasks
 
-    def close(self) -> None:
-        for env in self._envs.values():
-            env.close()
-        self._envs.clear()
+        return resolve_tasks(suite)
+
+    def instruction(self, task: str) -> str:
+        from vlaforge.sim.tasks import instruction
+
+        return instruction(task)
+
+    def make_env(self, task: str, image_size: tuple[int, int], cameras: Sequence[str], max_steps: int) -> MetaWorldEnv:
+        return MetaWorldEnv(task, image_size, cameras, max_steps)
+
+    def expert(self, task: str) -> "ScriptedExpert":
+        return ScriptedExpert(task)
+
+
+class ScriptedExpert:
+    """Meta-World's hand-written policy for one task; reads the full env observation."""
+
+    def __init__(self, task: str) -> None:
+        self.policy = scripted_expert(task)
+
+    def reset(self, env, step: Step) -> None:
+        """Meta-World's experts are stateless: each action depends on the current observation only."""
+
+    def act(self, step: Step) -> np.ndarray:
+        return np.asarray(self.policy.get_action(step.privileged), dtype=np.float32)
+
+
+register_simulator(MetaWorld())

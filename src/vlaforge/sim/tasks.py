@@ -5,6 +5,7 @@ Everything here is plain data plus name resolution, so it imports without MuJoCo
 
 from __future__ import annotations
 
+from vlaforge.core.errors import UnknownNameError
 from vlaforge.core.registry import unknown_name_message
 
 # Meta-World's MT10 train classes (metaworld.MT10 / env_dict.MT10_V3), in its order.
@@ -103,7 +104,7 @@ def canonical_task(name: str) -> str:
     full = name if name.endswith("-v3") else f"{name}-v3"
     if full not in INSTRUCTIONS:
         known = list(SUITES) + [t[:-3] for t in MT50]
-        raise KeyError(unknown_name_message("Meta-World task or suite", name, known))
+        raise UnknownNameError(unknown_name_message("Meta-World task or suite", name, known))
     return full
 
 

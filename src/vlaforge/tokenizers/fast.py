@@ -20,6 +20,7 @@ the L2 error over the chunk is at most ``0.5 / scale * sqrt(H)``.
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -235,3 +236,53 @@ class FASTTokenizer:
     @staticmethod
     def exists(directory: str | Path) -> bool:
         return (Path(directory) / CONFIG_FILE).is_file()
+
+
+# ---- fitting on data ---------------------------------------------------------------------
+def normalized_chunks(root: str, chunk: int, norm_mode: str) -> np.ndarray:
+    """Every action window (N, H, D_real) of a LeRobot dataset, normalized as a policy sees it."""
+    from vlaforge.core.embodiment import get_embodiment
+    from vlaforge.core.normalize import Normalizer
+    from vlaforge.data.dataset import LeRobotDataset
+    from vlaforge.data.errors import DatasetError
+    from vlaforge.data.stats import norm_stats_for
+
+    ds = LeRobotDataset(root, n_obs_steps=1, chunk_size=chunk, cameras=(), use_cache=False)
+    if not ds.meta.has_actions:
+        raise DatasetError(f"{root} is an action-free dataset; fit FAST on one with actions")
+    stats = norm_stats_for(ds.meta)
+    specs = [get_embodiment(n) for n in stats]
+    return normalize_chunks(ds, Normalizer(stats, specs, norm_mode), specs[0].action_dim)
+
+
+def normalize_chunks(dataset, normalizer, action_dim: int) -> np.ndarray:
+    """The action-labelled chunks (N, H, action_dim) of ``dataset`` (one with ``action_chunks()``),
+    normalized by ``normalizer``."""
+    from vlaforge.core.keys import ACTION
+
+    raw, names, has = dataset.action_chunks()
+    out = []
+    for start in range(0, len(names), 4096):
+        sl = slice(start, start + 4096)
+        idx = normalizer.index(names[sl], len(names[sl]))
+        out.append(normalizer.normalize(ACTION, raw[sl], idx)[..., :action_dim][has[sl]].numpy())
+    return np.concatenate(out).astype(np.float64)  # (N, H, D)
+
+
+def fit_on_chunks(chunks: np.ndarray, vocab: int = 1024, scale: float = 10.0, max_chunks: int = 200_000,
+                  seed: int = 0) -> tuple["FASTTokenizer", dict]:
+    """Fit FAST on normalized chunks (N, H, D) (subsampled to ``max_chunks``); returns it and a report
+    (token counts per chunk, the round-trip error on 2,000 probe chunks against its bound)."""
+    rng = np.random.default_rng(seed)
+    if len(chunks) > max_chunks:
+        chunks = chunks[rng.choice(len(chunks), max_chunks, replace=False)]
+    t0 = time.time()
+    tok = FASTTokenizer(FASTConfig(vocab_size=vocab, scale=scale)).fit(chunks)
+    fit_s = time.time() - t0
+    probe = chunks[rng.choice(len(chunks), min(2000, len(chunks)), replace=False)]
+    ids = [tok.encode(c) for c in probe]
+    err = np.abs(np.stack([tok.decode(i) for i in ids]) - probe).max()
+    info = {"n_chunks": int(len(chunks)), "fit_s": fit_s, "mean_tokens": float(np.mean([len(i) for i in ids])),
+            "max_tokens": int(max(len(i) for i in ids)), "coefficients_per_chunk": int(chunks.shape[1] * chunks.shape[2]),
+            "max_abs_error": float(err), "error_bound_l2_per_dim": 0.5 / scale * float(np.sqrt(chunks.shape[1]))}
+    return tok, info

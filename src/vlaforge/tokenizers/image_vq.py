@@ -20,7 +20,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -228,3 +228,34 @@ def codebook_usage(codes: torch.Tensor, codebook_size: int) -> dict[str, float]:
     p = counts / counts.sum().clamp(min=1)
     entropy = -(p[p > 0] * p[p > 0].log()).sum()
     return {"perplexity": float(entropy.exp()), "code_usage": float((counts > 0).float().mean())}
+
+
+def extract_codes(vq: ImageVQ, root: str, cameras: Sequence[str], out: str, batch_size: int = 256,
+                  psnr_frames: int = 1024) -> dict:
+    """Encode every frame of a dataset into a memory-mappable int16 .npy (N_frames, n_cameras, h, w);
+    report reconstruction PSNR on the first ``psnr_frames`` frames and codebook usage. A .json
+    sidecar describes the array."""
+
+    import numpy as np
+
+    from vlaforge.data.dataset import LeRobotDataset
+
+    ds = LeRobotDataset(root, n_obs_steps=1, chunk_size=1, cameras=tuple(cameras))
+    frames, keys = ds.frames(), ds.camera_keys
+    n, g = len(frames[keys[0]]), vq.config.grid
+    arr = np.lib.format.open_memmap(out, mode="w+", dtype=np.int16, shape=(n, len(keys), g, g))
+    psnrs = []
+    vq = vq.eval()
+    with torch.no_grad():
+        for v, key in enumerate(keys):
+            for s in range(0, n, batch_size):
+                x = torch.from_numpy(np.array(frames[key][s:s + batch_size]))
+                codes = vq.encode(x)  # (b, h, w)
+                arr[s:s + len(x), v] = codes.numpy().astype(np.int16)
+                if s < psnr_frames:
+                    psnrs.append(psnr(vq.decode(codes), ImageVQ.to_float(x)))
+    arr.flush()
+    usage = codebook_usage(torch.from_numpy(np.asarray(arr)).long(), vq.config.codebook_size)
+    info = {"dataset": root, "cameras": keys, "shape": list(arr.shape), "psnr_db": float(np.mean(psnrs)), **usage}
+    Path(out).with_suffix(".json").write_text(json.dumps(info, indent=2))
+    return info

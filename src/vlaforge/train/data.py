@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from vlaforge.core.errors import ConfigError
 from vlaforge.core.keys import ACTION, ACTION_IS_PAD, HAS_ACTION
-from vlaforge.embodiments import EmbodimentSpec
+from vlaforge.core.embodiment import EmbodimentSpec
 
 
 @dataclass
@@ -105,29 +106,44 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def load_train_data(cfg, policy_cfg) -> TrainData:
-    """Open the LeRobot datasets named in ``cfg`` (a ``DataConfig``) with the policy's windowing;
-    several roots become one weighted ``MixtureDataset``."""
+def load_train_data(cfg, policy_cfg, stage=None) -> TrainData:
+    """Open the LeRobot datasets named in ``cfg`` (a ``DataConfig``) with the windows the policy's
+    ``stage`` (a ``StageSpec``; default: its first) asks for; several roots become one weighted
+    ``MixtureDataset``. Action-free roots are refused for a stage that requires actions."""
+    from vlaforge.core.embodiment import get_embodiment
     from vlaforge.data.dataset import LeRobotDataset, MixtureDataset
     from vlaforge.data.stats import merge_norm_stats, norm_stats_for
-    from vlaforge.embodiments import get_embodiment
 
+    stage = stage or policy_cfg.stage()
     if not cfg.roots:
-        raise ValueError("no training data: set data.roots (e.g. --data.roots data/mt10_64); "
-                         "collect some with `vlaforge collect metaworld ...`")
+        raise ConfigError("no training data: set data.roots (e.g. --data.roots data/mt10_64); "
+                          "collect some with `vlaforge collect metaworld ...`")
+    if cfg.action_free_roots and stage.actions == "required":
+        raise ConfigError(f"{policy_cfg.family} stage {stage.name!r} trains on actions only; drop "
+                          f"data.action_free_roots {list(cfg.action_free_roots)} (action-free video cannot train it)")
     roots = list(cfg.roots) + list(cfg.action_free_roots)
-    datasets = [LeRobotDataset(r, n_obs_steps=policy_cfg.n_obs_steps, obs_stride=policy_cfg.obs_stride,
-                               chunk_size=policy_cfg.chunk_size, cameras=tuple(policy_cfg.cameras),
-                               use_cache=cfg.use_cache, episodes=_episode_subset(r, cfg.episodes_per_task))
+    datasets = [LeRobotDataset(r, n_obs_steps=stage.n_obs_steps, obs_stride=stage.obs_stride,
+                               chunk_size=stage.chunk_size, cameras=tuple(policy_cfg.cameras),
+                               future_offsets=stage.future_offsets, use_cache=cfg.use_cache,
+                               episodes=_episode_subset(r, cfg.episodes_per_task))
                 for r in roots]
+    _check_actions(stage, policy_cfg.family, datasets)
     weights = _mixture_weights(cfg, datasets)
     ds = datasets[0] if len(datasets) == 1 else MixtureDataset(datasets, weights)
     stats = merge_norm_stats(*[norm_stats_for(d.meta) for d in datasets])
     specs = [get_embodiment(name) for name in stats]
-    info = {"roots": roots, "sizes": [len(d) for d in datasets], "weights": weights,
+    info = {"roots": roots, "action_roots": [r for r, d in zip(roots, datasets) if d.meta.has_actions],
+            "sizes": [len(d) for d in datasets], "weights": weights, "stage": stage.name,
             "episodes": [d.meta.total_episodes for d in datasets], "fps": datasets[0].meta.fps,
             "episodes_per_task": cfg.episodes_per_task}
     return TrainData(ds, stats, specs, info=info)
+
+
+def _check_actions(stage, family: str, datasets) -> None:
+    free = [str(d.root) for d in datasets if not d.meta.has_actions]
+    if free and stage.actions == "required":
+        raise ConfigError(f"{family} stage {stage.name!r} trains on actions, but {free} hold(s) no actions; "
+                          "use action-labelled datasets (or a family/stage that learns from video)")
 
 
 def _episode_subset(root: str, per_task: int | None) -> list[int] | None:

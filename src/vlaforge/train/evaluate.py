@@ -10,7 +10,7 @@ from vlaforge.train.config import EvalConfig
 
 
 def evaluate_during_training(model: nn.Module, cfg: EvalConfig, out_dir: Path) -> dict[str, float]:
-    """Run ``vlaforge.sim.run_eval`` on the live model; return scalars for metrics.jsonl / TensorBoard.
+    """Run ``vlaforge.sim.evaluate.run_eval`` on the live model; return scalars for metrics.jsonl / TensorBoard.
 
     With ``cfg.workers == 1`` the model runs in this process (nothing is pickled); the
     executed-actions-per-chunk is the policy's own ``n_action_steps``."""
@@ -19,14 +19,15 @@ def evaluate_during_training(model: nn.Module, cfg: EvalConfig, out_dir: Path) -
     import torch
 
     from vlaforge.sim.evaluate import run_eval
+    from vlaforge.sim.sources import InProcessSource
 
     threads = torch.get_num_threads()
     if cfg.workers <= 1:  # spinning OpenMP threads starve the software renderer: 2 threads ran 4x slower
         torch.set_num_threads(1)
     try:
-        results = run_eval(model, cfg.suite, cfg.episodes_per_task, seed_start=cfg.seed_start,
-                           max_steps=cfg.max_steps, workers=cfg.workers, out_dir=out_dir, videos_per_task=0,
-                           progress=False)
+        source = InProcessSource(model, f"{model.config.family} (training)")
+        results = run_eval(source, cfg.suite, cfg.episodes_per_task, seed_start=cfg.seed_start, max_steps=cfg.max_steps,
+                           workers=cfg.workers, out_dir=out_dir, videos_per_task=0, progress=False)
     finally:
         torch.set_num_threads(threads)
     metrics = {"eval/success_mean": results["mean_success"]}

@@ -1,21 +1,32 @@
-"""Named training recipes: ``name -> function returning a TrainConfig``.
+"""Named training recipes: ``name -> function returning a TrainConfig``, and their chains.
 
-A recipe is a plain function decorated with ``@register_recipe("name")``; its
-docstring's first line is the description ``vlaforge recipes`` prints. Recipes may live
-in a family package (imported by ``vlaforge.core.registry.load_families``) or in a
-``vlaforge/train/recipes_<family>.py`` module; both are imported before any lookup, so
-adding one never means editing this file.
+A recipe is a plain function decorated with ``@register_recipe("name")`` in its family's
+``models/<family>/recipes.py`` (found by discovery, like the families themselves); its
+docstring's first line is what ``vlaforge recipes`` prints. A multi-stage recipe names
+the stage it starts from, ``after="previous_recipe"``: that link is the chain's only
+declaration. ``vlaforge train --chain NAME`` runs NAME's ancestors first, each stage
+initialised from the previous stage's last checkpoint; a stage trained on its own
+(``--recipe NAME``) starts from its predecessor's checkpoint when that run exists.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
-from vlaforge.core.registry import load_families, unknown_name_message
-from vlaforge.train.config import DataConfig, OptimConfig, TrainConfig
+from vlaforge.core.errors import ConfigError
+from vlaforge.core.registry import Registry, import_entry_points, import_subpackages
+from vlaforge.train.config import TrainConfig
 
 RecipeFn = Callable[[], TrainConfig]
+
+MT10_DATA = "data/mt10_64"
+"""The shared MT10 protocol's dataset: `vlaforge collect metaworld --tasks mt10 --out data/mt10_64`."""
+MT40_VIDEO = "data/mt40_video_64"
+"""Action-free MT40 video: `vlaforge collect metaworld --tasks mt40 --no-actions --out data/mt40_video_64`."""
+MT10_BUDGET_MINUTES = 45.0
+"""The protocol's wall-time budget per policy stage."""
 
 
 @dataclass(frozen=True)
@@ -23,87 +34,66 @@ class Recipe:
     name: str
     fn: RecipeFn
     description: str
+    after: str | None = None
+    """The recipe whose last checkpoint this stage starts from (None: from scratch)."""
 
     def __call__(self) -> TrainConfig:
         return self.fn()
 
 
-_RECIPES: dict[str, Recipe] = {}
+def _discover() -> None:
+    import_subpackages("vlaforge.models", submodule="recipes")
+    import_entry_points("vlaforge.families", submodule="recipes")
 
 
-def register_recipe(name: str) -> Callable[[RecipeFn], RecipeFn]:
+RECIPES: Registry[Recipe] = Registry("recipe", _discover, "List them with `vlaforge recipes`.")
+
+
+def register_recipe(name: str, after: str | None = None) -> Callable[[RecipeFn], RecipeFn]:
     """Function decorator: ``@register_recipe("xvla_tiny_mt10")`` on a ``() -> TrainConfig`` function."""
 
     def deco(fn: RecipeFn) -> RecipeFn:
-        if name in _RECIPES and _RECIPES[name].fn is not fn:
-            raise ValueError(f"recipe {name!r} registered twice ({_RECIPES[name].fn.__module__} and {fn.__module__})")
         doc = (fn.__doc__ or "").strip().splitlines()
-        _RECIPES[name] = Recipe(name, fn, doc[0] if doc else "")
+        RECIPES.register(name, Recipe(name, fn, doc[0] if doc else "", after))
         return fn
 
     return deco
 
 
-def load_recipe_modules() -> None:
-    """Import every family package and every ``vlaforge.train.recipes_*`` module, so their
-    ``@register_recipe`` decorators have run. Cheap after the first call."""
-    import importlib
-    import pkgutil
-
-    import vlaforge.train as pkg
-
-    load_families()
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name.startswith("recipes_"):
-            importlib.import_module(f"vlaforge.train.{mod.name}")
-
-
 def get_recipe(name: str) -> Recipe:
-    load_recipe_modules()
-    if name not in _RECIPES:
-        raise KeyError(unknown_name_message("recipe", name, list(_RECIPES)))
-    return _RECIPES[name]
+    return RECIPES.get(name)
 
 
 def list_recipes() -> list[Recipe]:
-    load_recipe_modules()
-    return [_RECIPES[n] for n in sorted(_RECIPES)]
+    return [r for _, r in RECIPES.items()]
 
 
-# ---- X-VLA -----------------------------------------------------------------------
-
-MT10_DATA = "data/mt10_64"
-MT10_BUDGET_MINUTES = 45.0
-
-
-@register_recipe("xvla_tiny_mt10")
-def xvla_tiny_mt10() -> TrainConfig:
-    """X-VLA tiny on Meta-World MT10 (data/mt10_64), the shared protocol's 45-minute budget."""
-    from vlaforge.models.xvla import XVLAConfig
-
-    return TrainConfig(
-        policy=XVLAConfig.from_preset("tiny"),
-        data=DataConfig(roots=(MT10_DATA,), batch_size=32, num_workers=0),
-        optim=OptimConfig(lr=3e-4, betas=(0.9, 0.95), weight_decay=0.01, warmup_steps=200, min_lr_ratio=0.05),
-        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="bf16", ema_decay=0.998,
-        save_every=1000, out_dir="runs/xvla_tiny_mt10", num_threads=2,
-    )
+def chain(name: str) -> list[Recipe]:
+    """The stages that end in recipe ``name``, first stage first (follows ``after`` links)."""
+    out, seen = [get_recipe(name)], {name}
+    while out[0].after is not None:
+        prev = out[0].after
+        if prev in seen:
+            raise ConfigError(f"recipe chain through {name!r} has a cycle at {prev!r}")
+        seen.add(prev)
+        out.insert(0, get_recipe(prev))
+    return out
 
 
-@register_recipe("xvla_demo")
-def xvla_demo() -> TrainConfig:
-    """X-VLA tiny on the demo's small Meta-World set (runs/demo/data), an 8.5-minute budget."""
-    cfg = xvla_tiny_mt10()
-    # Batch 16: on 2 cores the budget buys only hundreds of steps, and more updates beat
-    # bigger batches here (a probe learned button-press-topdown within 300 steps of 16).
-    cfg.data = DataConfig(roots=("runs/demo/data",), batch_size=16, num_workers=0)
-    cfg.optim.warmup_steps = 50
-    cfg.time_budget_minutes = 8.5
-    cfg.ema_decay = None  # a few hundred steps: an EMA would still lag the live weights
-    cfg.save_every = 500
-    cfg.out_dir = "runs/demo/train"
+def checkpoint_of(out_dir: str | Path) -> Path:
+    """Where a stage's successor reads its weights: the run's ``checkpoints/last``."""
+    return Path(out_dir) / "checkpoints" / "last"
+
+
+def resolve_init_from(recipe: Recipe, cfg: TrainConfig, previous_out_dir: str | None = None) -> TrainConfig:
+    """Fill ``init_from`` of a chained stage from its predecessor's run (unless given)."""
+    if cfg.init_from or recipe.after is None:
+        return cfg
+    prev_dir = previous_out_dir or get_recipe(recipe.after)().out_dir
+    ckpt = checkpoint_of(prev_dir)
+    if not ckpt.exists():
+        raise ConfigError(f"recipe {recipe.name!r} starts from stage {recipe.after!r}, whose checkpoint {ckpt} does "
+                          f"not exist; run the whole chain (`vlaforge train --chain {recipe.name}`), train "
+                          f"{recipe.after!r} first, or pass --init-from DIR")
+    cfg.init_from = str(ckpt)
     return cfg
-
-
-# Recipes of other families register on import (kept in their own files).
-from vlaforge.train import recipes_univla as _recipes_univla  # noqa: E402,F401

@@ -32,7 +32,7 @@ from safetensors.torch import load_model
 
 from vlaforge.core.atomic import write_json
 from vlaforge.core.checkpoint import CheckpointError, check_checkpoint, load_train_state, save_checkpoint
-from vlaforge.data.normalize import Normalizer
+from vlaforge.core.normalize import Normalizer
 from vlaforge.train.config import TrainConfig
 from vlaforge.train.data import TrainData, load_train_data, make_loader
 from vlaforge.train.ema import EMA
@@ -94,17 +94,20 @@ class Trainer:
     # ---- setup --------------------------------------------------------------
     def _build(self, resume_from: Path | None) -> None:
         cfg = self.cfg
-        self.data = self.data or load_train_data(cfg.data, cfg.policy)
+        spec = cfg.policy.stage(cfg.stage)  # the first stage when none is named
+        self.stage = spec.name
+        self.data = self.data or load_train_data(cfg.data, cfg.policy, spec)
         normalizer = Normalizer(self.data.norm_stats, self.data.embodiments, cfg.policy.norm_mode)
         self.model = cfg.policy.create(normalizer, list(self.data.embodiments))
-        self.stage = cfg.stage or getattr(self.model, "stages", ("train",))[0]
         if hasattr(self.model, "set_stage"):
             self.model.set_stage(self.stage)
-        elif cfg.stage is not None:
-            raise ValueError(f"{type(self.model).__name__} has no stages; drop --stage")
         self.model.to(cfg.device).train()
         if cfg.init_from and resume_from is None:
             _init_weights(self.model, Path(cfg.init_from))
+        if resume_from is not None and hasattr(self.model, "load_assets"):
+            self.model.load_assets(resume_from / "assets")  # e.g. the FAST tokenizer fitted before the kill
+        if hasattr(self.model, "prepare"):
+            self.model.prepare(self.data)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         total = cfg.steps or 10**9  # a time budget fixes the real length after calibration
         self.scheduler, self.schedule = build_scheduler(self.optimizer, cfg.optim, total)

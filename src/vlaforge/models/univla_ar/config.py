@@ -21,9 +21,9 @@ vocabulary (and the output softmax) small. The paper's Emu3 reads real text ids;
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from vlaforge.core.config import PolicyConfig
+from vlaforge.core.config import PolicyConfig, StageSpec
 from vlaforge.core.registry import register_family
 from vlaforge.tokenizers.image_vq import ImageVQConfig
 
@@ -33,12 +33,21 @@ N_SPECIAL = 5  # boi, eoi, boa, eoa, pad
 @register_family("univla_ar")
 @dataclass
 class UniVLAARConfig(PolicyConfig):
-    """Defaults are the ``tiny`` preset (trains on a 2-core CPU); ``paper()`` is Emu3-sized."""
+    """Defaults are the ``tiny`` preset (trains on a 2-core CPU); ``paper`` is Emu3-sized."""
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}  # filled below the class (it needs ImageVQConfig)
+    PAPER_PARAMS: ClassVar[tuple[float, str]] = (8.5e9, "UniVLA paper (arXiv 2506.19850): Emu3-8.5B backbone")
 
     n_obs_steps: int = 2
-    """Policy stage: current frame + 1 history frame (paper, Table 6b). World model: 6 frames."""
+    """Policy stage: current frame + 1 history frame (paper, Table 6b)."""
     obs_stride: int = 10
-    """Frames between history steps: one chunk back for the policy; ~0.2 s for the world model."""
+    """Frames between the policy's history steps: one chunk back."""
+    wm_frames: int = 6
+    """World-model stage: frames per clip (the paper's 6 frames ~1 s apart)."""
+    wm_stride: int = 16
+    """World-model and VQ stages: frames between clip frames. Meta-World runs at 80 Hz and expert
+    episodes last ~50-200 steps, so 1 s apart would mostly repeat the last frame; 16 steps (0.2 s)
+    make six frames span one second of an episode."""
     chunk_size: int = 10
     n_action_steps: int = 5
     norm_mode: Literal["mean_std", "quantile", "identity"] = "quantile"
@@ -118,7 +127,18 @@ class UniVLAARConfig(PolicyConfig):
     def tokens_per_view(self) -> int:
         return self.vq.grid ** 2
 
+    def stages(self) -> tuple[StageSpec, ...]:
+        return (
+            StageSpec("vq", 2, self.wm_stride, self.chunk_size, actions="unused", trains=("vq.",),
+                      description="image VQ tokenizer: reconstruction + commitment"),
+            StageSpec("world_model", self.wm_frames, self.wm_stride, self.chunk_size, actions="unused",
+                      frozen=("vq.",), description="next-frame image tokens on (action-free) video"),
+            StageSpec("policy", self.n_obs_steps, self.obs_stride, self.chunk_size, actions="optional",
+                      frozen=("vq.",), description="FAST action tokens after history + current frame"),
+        )
+
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.fast_vocab > self.text_vocab:
             raise ValueError(f"fast_vocab {self.fast_vocab} must fit in text_vocab {self.text_vocab} "
                              "(FAST ids occupy the last ids of the text range)")
@@ -134,20 +154,12 @@ class UniVLAARConfig(PolicyConfig):
         return UniVLAARPolicy(self, normalizer, embodiments)
 
 
-def tiny(**overrides) -> UniVLAARConfig:
-    """~4M-parameter decoder for this CPU: 4 layers, width 256, 8x8 codes per 64^2 view."""
-    return UniVLAARConfig(preset="tiny", **overrides)
-
-
-def paper(**overrides) -> UniVLAARConfig:
-    """Emu3-8.5B decoder (UniVLA's backbone): 32 layers, width 4096, 32 heads, 8 KV heads,
-    SwiGLU 14336, vocabulary 184,622 (HF ``Emu3TextConfig``: 32,768 VQ codes)."""
-    vq = ImageVQConfig(codebook_size=32768)
-    kw = dict(preset="paper", dim=4096, depth=32, heads=32, kv_heads=8, mlp="swiglu", mlp_hidden=14336,
-              norm="rms", bias=False, rope_base=1_000_000.0, max_seq_len=9216, vq=vq,
-              text_vocab=184622 - 32768 - N_SPECIAL, fast_vocab=1024, image_size=(64, 64))
-    kw.update(overrides)
-    return UniVLAARConfig(**kw)
-
-
-PRESETS = {"tiny": tiny, "paper": paper}
+UniVLAARConfig.PRESETS = {
+    # ~4M-parameter decoder for this CPU: 4 layers, width 256, 8x8 codes per 64^2 view.
+    "tiny": {},
+    # Emu3-8.5B decoder (UniVLA's backbone): 32 layers, width 4096, 32 heads, 8 KV heads,
+    # SwiGLU 14336, vocabulary 184,622 (HF ``Emu3TextConfig``: 32,768 VQ codes).
+    "paper": dict(dim=4096, depth=32, heads=32, kv_heads=8, mlp="swiglu", mlp_hidden=14336, norm="rms", bias=False,
+                  rope_base=1_000_000.0, max_seq_len=9216, vq=ImageVQConfig(codebook_size=32768),
+                  text_vocab=184622 - 32768 - N_SPECIAL, fast_vocab=1024, image_size=(64, 64)),
+}

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlaforge.core.keys import ACTION, EMBODIMENT, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, OBS_IS_PAD, TASK
+from vlaforge.core.errors import ConfigError
 from vlaforge.core.policy import Batch, Policy
 from vlaforge.models.univla_ar.config import UniVLAARConfig
 from vlaforge.nn.transformer import KVCache, Transformer, causal_mask, rope_tables
@@ -47,12 +48,12 @@ IGNORE = -100
 
 
 class UniVLAARPolicy(Policy):
-    stages = ("vq", "world_model", "policy")
+    variable_obs_steps = True  # the world model reads whole clips
+    needs_state = False  # one token stream of text, images and actions: no proprioception
 
     def __init__(self, config: UniVLAARConfig, normalizer, embodiments) -> None:
         super().__init__(config, normalizer, embodiments)
         c = config
-        self.stage = "policy"
         self.action_dim = max(e.action_dim for e in embodiments)
         """FAST works on the widest real action width of this policy's embodiments."""
         self.vq = ImageVQ(c.vq)
@@ -81,17 +82,16 @@ class UniVLAARPolicy(Policy):
 
     # ---- stages ------------------------------------------------------------------
     def set_stage(self, stage: str) -> None:
-        """'vq' trains only the VQ; later stages freeze it and train the decoder."""
+        """'vq' trains only the VQ; later stages freeze it (see the config's stages) and train the decoder."""
         super().set_stage(stage)
         self._codes.clear()
-        for name, p in self.named_parameters():
-            p.requires_grad_((stage == "vq") == name.startswith("vq."))
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         self._codes.clear()  # new VQ weights invalidate memoised codes
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = self.check_batch(batch, training=True)
         if self.stage == "vq":
             return self.vq(batch)
         ids, targets = self._training_sequence(batch)  # (B, L), (B, L)
@@ -186,11 +186,8 @@ class UniVLAARPolicy(Policy):
 
     def _frames(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Camera -> (B, T, 3, H, W): observation frames, then future frames (world model) when present."""
-        cams = [k[len(IMAGE_PREFIX):] for k in sorted(batch) if k.startswith(IMAGE_PREFIX)]
-        if not cams:
-            raise KeyError(f"batch has no camera frames ({IMAGE_PREFIX}<cam>); UniVLA-AR reads images")
         out = {}
-        for cam in cams:
+        for cam in sorted(self.config.cameras):
             x = batch[IMAGE_PREFIX + cam]
             x = x.unsqueeze(1) if x.dim() == 4 else x  # (B, T, 3, H, W)
             fut = batch.get(FUTURE_PREFIX + cam)
@@ -306,16 +303,17 @@ class UniVLAARPolicy(Policy):
                              use_cache: bool = True) -> torch.Tensor:
         """Raw-unit (B, H, Da) chunk. Decode failures are flagged in ``last_decode_ok``."""
         fast, c = self._require_fast(), self.config
+        obs = self.check_batch(obs, training=False)
         ids = self._prompt(obs)
         b = ids.shape[0]
-        tasks = _tasks(obs, b)
+        tasks = obs[TASK]
         boa = ids.new_full((b, 1), c.special["boa"])
         gen = self.generate(tasks, torch.cat([ids, boa], 1), self.allowed_ids("action", ids.device),
                             c.max_action_tokens, stop_id=c.special["eoa"], use_cache=use_cache)
         chunk, ok = self._decode_actions(gen, fast)  # (B, H, Da_fast) normalized, (B,)
-        emb = obs.get(EMBODIMENT, [next(iter(self.embodiments))] * b)
+        emb = obs[EMBODIMENT]
         idx = self.normalizer.index(emb, b)
-        dims = {self.embodiments[n].action_dim for n in ([emb] * b if isinstance(emb, str) else emb)}
+        dims = {self.embodiments[n].action_dim for n in emb}
         if len(dims) > 1:
             raise ValueError(f"one batch mixes action widths {sorted(dims)}; predict per embodiment")
         padded = F.pad(chunk, (0, MAX_DIM - chunk.shape[-1]))
@@ -377,12 +375,13 @@ class UniVLAARPolicy(Policy):
 
         Returns ``future.images.<cam>`` uint8 (B, 1, 3, H, W) and ``future.codes`` (B, V, h, w)."""
         c = self.config
+        obs = self.check_batch(obs, training=False, any_frames=True)
         ids = self._prompt(obs)
         b = ids.shape[0]
-        cams = sorted(k[len(IMAGE_PREFIX):] for k in obs if k.startswith(IMAGE_PREFIX))
+        cams = sorted(c.cameras)
         boi = ids.new_full((b, 1), c.special["boi"])
         n = len(cams) * c.tokens_per_view
-        gen = self.generate(_tasks(obs, b), torch.cat([ids, boi], 1), self.allowed_ids("image", ids.device),
+        gen = self.generate(obs[TASK], torch.cat([ids, boi], 1), self.allowed_ids("image", ids.device),
                             n, use_cache=use_cache)
         g = c.vq.grid
         codes = (gen - c.image_offset).view(b, len(cams), g, g)  # (B, V, h, w)
@@ -410,9 +409,29 @@ class UniVLAARPolicy(Policy):
     def _require_fast(self) -> FASTTokenizer:
         if self.fast is None:
             where = f" ({self.config.fast_path!r} holds none)" if self.config.fast_path else ""
-            raise RuntimeError(f"UniVLA-AR needs a fitted FAST tokenizer for action tokens{where}: run `vlaforge "
-                               "tokenizer fit-fast --dataset DIR --chunk 10 --out DIR` and set policy.fast_path to DIR")
+            raise ConfigError(f"UniVLA-AR needs a fitted FAST tokenizer for action tokens{where}: train the policy "
+                              "stage (it fits one on its training data), or run `vlaforge tokenizer fit-fast "
+                              "--dataset DIR --chunk 10 --out DIR` and set policy.fast_path to DIR")
         return self.fast
+
+    def prepare(self, data) -> None:
+        """Policy stage without a FAST tokenizer: fit one on the training data's action chunks
+        (normalized as this policy normalizes them), so it travels in the checkpoint's assets."""
+        if self.stage != "policy" or self.fast is not None:
+            return
+        from vlaforge.tokenizers.fast import fit_on_chunks, normalize_chunks
+
+        chunks = normalize_chunks(data.dataset, self.normalizer, self.action_dim)  # (N, H, Da)
+        if not len(chunks):
+            raise ConfigError("UniVLA-AR policy stage: no FAST tokenizer and no action-labelled samples to fit one "
+                              "on; set data.roots to a dataset with actions, or policy.fast_path to a fitted tokenizer")
+        tok, info = fit_on_chunks(chunks, self.config.fast_vocab, self.config.fast_scale)
+        log.warning("UniVLA-AR: fitted FAST on %d action chunks: %.1f tokens per chunk (max %d)", info["n_chunks"],
+                    info["mean_tokens"], info["max_tokens"])
+        self.set_fast(tok)
+
+    def tokenizers(self) -> dict:
+        return {"image_vq": self.vq, **({"fast": self.fast} if self.fast is not None else {})}
 
     def save_assets(self, directory) -> None:
         directory = Path(directory)
@@ -455,11 +474,6 @@ class CodeCache:
 
     def clear(self) -> None:
         self._d.clear()
-
-
-def _tasks(obs: Batch, b: int) -> list[str]:
-    t = obs.get(TASK, "")
-    return [t] * b if isinstance(t, str) else list(t)
 
 
 class _FrozenText:

@@ -4,6 +4,6 @@ Importing this package registers ``XVLAConfig`` as family ``"xvla"``; the model 
 imported only when a config's ``create()`` builds a policy.
 """
 
-from vlaforge.models.xvla.config import PRESETS, XVLAConfig
+from vlaforge.models.xvla.config import XVLAConfig
 
-__all__ = ["PRESETS", "XVLAConfig"]
+__all__ = ["XVLAConfig"]

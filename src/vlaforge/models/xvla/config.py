@@ -1,7 +1,7 @@
 """X-VLA configuration and size presets.
 
-``XVLAConfig.from_preset("tiny" | "paper", **overrides)`` is the way to get a preset; the
-dataclass defaults equal the ``tiny`` preset. The ``preset`` field only records the name.
+``XVLAConfig.from_preset("tiny" | "paper", **overrides)`` is the way to get a preset (the base
+``PolicyConfig`` implements it); the dataclass defaults equal the ``tiny`` preset.
 
 Facts from the paper and the authors' code (github.com/2toinf/X-VLA) that set the
 ``paper`` defaults: Florence-2-large encoder (DaViT vision tower + BART-large encoder, the
@@ -17,13 +17,13 @@ our choice (DaViT is resolution-agnostic).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from vlaforge.core.config import PolicyConfig
-from vlaforge.core.registry import register_family, unknown_name_message
+from vlaforge.core.registry import register_family
 
 # Each preset lists every field it sets; anything else keeps the dataclass default.
-PRESETS: dict[str, dict] = {
+_PRESETS: dict[str, dict] = {
     # CPU, Meta-World MT10 from 64x64 pixels: per camera a 4-stage stride-2 conv stem
     # (16 tokens), the instruction as one token, 8 soft prompts (not 32: each prompt is a
     # token every layer pays for, and one robot needs few), so the sequence is
@@ -45,6 +45,9 @@ PRESETS: dict[str, dict] = {
 @dataclass
 class XVLAConfig(PolicyConfig):
     """X-VLA policy. Defaults are the ``tiny`` preset."""
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = _PRESETS
+    PAPER_PARAMS: ClassVar[tuple[float, str]] = (0.9e9, "X-VLA paper (arXiv 2510.10274): X-VLA-0.9B")
 
     # ---- action transformer ----
     width: int = 256
@@ -100,16 +103,6 @@ class XVLAConfig(PolicyConfig):
     """lr multiplier of the vision-language encoder: 0.1 for a pretrained VLM (paper); the tiny
     conv stem is trained from scratch, so it keeps the full lr."""
     soft_prompt_lr_scale: float = 0.1
-
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> "XVLAConfig":
-        if name not in PRESETS:
-            raise KeyError(unknown_name_message("xvla preset", name, list(PRESETS)))
-        return cls(preset=name, **{**PRESETS[name], **overrides})
-
-    def optimizer_defaults(self) -> dict:
-        """The paper's optimizer settings (AdamW betas, gradient clip), for trainers that ask the config."""
-        return {"betas": (0.9, 0.95), "grad_clip": 1.0}
 
     def create(self, normalizer, embodiments):
         from vlaforge.models.xvla.model import XVLAPolicy

@@ -27,11 +27,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK, image_keys,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK,
 )
-from vlaforge.core.policy import Batch, Policy, decay_groups
-from vlaforge.data.normalize import Normalizer
-from vlaforge.embodiments import EmbodimentSpec
+from vlaforge.core.errors import ConfigError
+from vlaforge.core.policy import Batch, Policy, decay_groups, freeze_module
+from vlaforge.core.validate import select_rows
+from vlaforge.core.normalize import Normalizer
+from vlaforge.core.embodiment import EmbodimentSpec
 from vlaforge.models.xvla.config import XVLAConfig
 from vlaforge.nn.embeddings import LearnedPositionEmbedding, sinusoidal_embedding
 from vlaforge.nn.flow import euler_sample, interpolate, sample_time
@@ -114,7 +116,7 @@ class BackboneVL(nn.Module):
         self.aux_dim = backbone.vision_dim
         self.text_proj = None if backbone.has_joint else nn.Linear(text_dim, self.vl_dim)
         if cfg.freeze_backbone:
-            backbone.requires_grad_(False)
+            freeze_module(backbone)
 
     def forward(self, views: list[torch.Tensor], texts: list[str], text_encoder) -> tuple[torch.Tensor, torch.Tensor]:
         main, B, To = views[0][:, -1], views[0].shape[0], views[0].shape[1]
@@ -212,7 +214,7 @@ class XVLAPolicy(Policy):
         if isinstance(self.vl, ConvVL):
             n = self.config.chunk_size + self.vl.num_tokens(len(self.config.cameras))
             if n > self.config.max_seq_len:
-                raise ValueError(f"xvla: {n} tokens (chunk {self.config.chunk_size} + vision-language) exceed "
+                raise ConfigError(f"xvla: {n} tokens (chunk {self.config.chunk_size} + vision-language) exceed "
                                  f"max_seq_len={self.config.max_seq_len}; raise max_seq_len")
 
     # ---- optimisation ---------------------------------------------------------------
@@ -234,7 +236,7 @@ class XVLAPolicy(Policy):
         for name, p in self.named_parameters():
             if name.startswith(_ALWAYS_TRAINED):
                 continue
-            if name.startswith("vl.backbone.") and self.config.freeze_backbone:
+            if getattr(p, "_vlaforge_frozen", False):
                 continue
             p._vlaforge_trainable_later = True  # keeps it in param_groups while frozen
             p.requires_grad_(not frozen)
@@ -242,12 +244,12 @@ class XVLAPolicy(Policy):
 
     # ---- training -------------------------------------------------------------------------
     def forward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        batch = self._check_batch(batch, training=True)
+        batch = self.check_batch(batch, training=True)
         has = batch[HAS_ACTION]
         if not bool(has.any()):
             return torch.zeros((), device=has.device, requires_grad=True), {"loss": 0.0, "n_action_samples": 0.0}
         if not bool(has.all()):
-            batch = _select(batch, has)
+            batch = select_rows(batch, has)
         ctx = self.encode(batch)
         x0 = self.normalizer.normalize(ACTION, batch[ACTION], ctx.row)  # (B, H, MAX_DIM)
         x0 = x0.masked_fill(batch[ACTION_IS_PAD][:, :, None], 0.0)  # steps past the episode end carry nothing
@@ -308,7 +310,7 @@ class XVLAPolicy(Policy):
     @torch.no_grad()
     def predict_action_chunk(self, obs: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
         """Raw-unit actions (B, H, Da) from 10 Euler steps; ``generator`` fixes the initial noise."""
-        obs = self._check_batch(obs, training=False)
+        obs = self.check_batch(obs, training=False)
         ctx = self.encode(obs)
         B, H = ctx.visual.shape[0], self.config.chunk_size
         dev = generator.device if generator is not None else ctx.visual.device
@@ -326,88 +328,6 @@ class XVLAPolicy(Policy):
         raw = torch.where(self._gripper[row][:, None, :D], grip, raw)
         return raw * self.normalizer.mask(ACTION, row)[:, None, :D]
 
-    # ---- input checks ------------------------------------------------------------------------
-    def _check_batch(self, batch: Batch, training: bool) -> Batch:
-        """Validate keys and shapes against the config and embodiment specs; fill defaults
-        (embodiment when the policy knows one, has_action, action_is_pad). Never mutates ``batch``."""
-        out = dict(batch)
-        cams = self.config.cameras
-        for cam in cams:
-            if IMAGE_PREFIX + cam not in batch:
-                raise KeyError(f"xvla: observation lacks camera {cam!r} (key '{IMAGE_PREFIX}{cam}'); this policy "
-                               f"uses cameras {list(cams)}, the batch has {image_keys(batch)}. Rename the keys or "
-                               "set policy.cameras to match the dataset")
-            out[IMAGE_PREFIX + cam] = self._check_images(batch[IMAGE_PREFIX + cam], cam)
-        if STATE not in batch:
-            raise KeyError(f"xvla: batch lacks '{STATE}' (proprioception); it is required")
-        B = out[IMAGE_PREFIX + cams[0]].shape[0]
-        out[EMBODIMENT] = self._embodiment_names(batch, B)
-        out[STATE] = self._check_state(batch[STATE], out[EMBODIMENT])
-        if TASK not in batch:
-            raise KeyError(f"xvla: batch lacks '{TASK}' (the instruction text, a list of B strings)")
-        out[TASK] = [batch[TASK]] * B if isinstance(batch[TASK], str) else list(batch[TASK])
-        if training:
-            self._check_action(out, B)
-        return out
-
-    def _check_images(self, x: torch.Tensor, cam: str) -> torch.Tensor:
-        To, size = self.config.n_obs_steps, tuple(self.config.image_size)
-        if x.dim() == 4 and To == 1:
-            x = x.unsqueeze(1)  # (B, 1, 3, H, W)
-        if x.dim() != 5 or x.shape[1] != To or x.shape[2] != 3:
-            raise ValueError(f"xvla: '{IMAGE_PREFIX}{cam}' has shape {tuple(x.shape)}; expected (B, {To}, 3, H, W) "
-                             f"with n_obs_steps={To}")
-        if tuple(x.shape[-2:]) != size:
-            raise ValueError(f"xvla: '{IMAGE_PREFIX}{cam}' is {tuple(x.shape[-2:])} pixels but the policy was built "
-                             f"for image_size={size}; resize the images or rebuild with policy.image_size")
-        return x
-
-    def _embodiment_names(self, batch: Batch, B: int) -> list[str]:
-        names = batch.get(EMBODIMENT)
-        if names is None:
-            if len(self.embodiments) != 1:
-                raise KeyError(f"xvla: batch lacks '{EMBODIMENT}' and the policy knows several embodiments "
-                               f"{list(self.embodiments)}; say which one")
-            return [next(iter(self.embodiments))] * B
-        names = [names] * B if isinstance(names, str) else list(names)
-        unknown = sorted(set(names) - set(self.embodiments))
-        if unknown:
-            raise KeyError(f"xvla: embodiment(s) {unknown} unknown to this policy (it knows {list(self.embodiments)})")
-        return names
-
-    def _check_state(self, state: torch.Tensor, names: list[str]) -> torch.Tensor:
-        To = self.config.n_obs_steps
-        if state.dim() == 2 and To == 1:
-            state = state.unsqueeze(1)  # (B, 1, Ds)
-        if state.dim() != 3 or state.shape[1] != To:
-            raise ValueError(f"xvla: '{STATE}' has shape {tuple(state.shape)}; expected (B, {To}, Ds)")
-        for name in set(names):
-            spec = self.embodiments[name]
-            if state.shape[-1] != spec.state_dim:
-                raise ValueError(f"xvla: '{STATE}' has width {state.shape[-1]} but embodiment {name!r} has "
-                                 f"state_dim {spec.state_dim} {spec.state_names}")
-        return state
-
-    def _check_action(self, out: Batch, B: int) -> None:
-        has = out.get(HAS_ACTION)
-        out[HAS_ACTION] = (torch.ones(B, dtype=torch.bool) if has is None else torch.as_tensor(has).bool()
-                           ).to(out[STATE].device)
-        if not bool(out[HAS_ACTION].any()):
-            return
-        if ACTION not in out:
-            raise KeyError(f"xvla: training batch lacks '{ACTION}' (B, {self.config.chunk_size}, Da)")
-        a = out[ACTION]
-        if a.dim() != 3 or a.shape[1] != self.config.chunk_size:
-            raise ValueError(f"xvla: '{ACTION}' has shape {tuple(a.shape)}; expected (B, chunk_size="
-                             f"{self.config.chunk_size}, Da)")
-        for name in set(out[EMBODIMENT]):
-            if a.shape[-1] != self.embodiments[name].action_dim:
-                raise ValueError(f"xvla: '{ACTION}' has width {a.shape[-1]} but embodiment {name!r} has "
-                                 f"action_dim {self.embodiments[name].action_dim}")
-        pad = out.get(ACTION_IS_PAD)
-        out[ACTION_IS_PAD] = torch.zeros(a.shape[:2], dtype=torch.bool, device=a.device) if pad is None else pad.bool()
-
-
 def _assign_domains(config: XVLAConfig, names: Sequence[str]) -> None:
     """Give every embodiment a soft-prompt row; new names take the next free id (saved with the config)."""
     for name in names:
@@ -420,17 +340,3 @@ def _assign_domains(config: XVLAConfig, names: Sequence[str]) -> None:
 
 def _pad(x: torch.Tensor) -> torch.Tensor:
     return F.pad(x, (0, MAX_DIM - x.shape[-1]))
-
-
-def _select(batch: Batch, keep: torch.Tensor) -> Batch:
-    """Rows of a batch where ``keep`` is True (tensors and lists alike)."""
-    idx = keep.nonzero().flatten()
-    out = {}
-    for k, v in batch.items():
-        if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == keep.shape[0]:
-            out[k] = v[idx.to(v.device)]
-        elif isinstance(v, (list, tuple)) and len(v) == keep.shape[0]:
-            out[k] = [v[i] for i in idx.tolist()]
-        else:
-            out[k] = v
-    return out

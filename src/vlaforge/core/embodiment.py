@@ -1,15 +1,19 @@
-"""The embodiment spec: what a policy must know about a robot's action and state spaces."""
+"""The embodiment spec: what a policy must know about a robot's action and state spaces.
+
+Specs of the robots we ship live in ``vlaforge.embodiments`` (one module per robot); a
+user registers another with ``register_embodiment`` in their own code, or declares a module
+under the ``vlaforge.embodiments`` entry-point group."""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from vlaforge.core.keys import MAX_DIM
+from vlaforge.core.registry import Registry, import_entry_points, import_subpackages
 
 
 @dataclass(frozen=True)
@@ -69,24 +73,23 @@ class EmbodimentSpec:
         return cls(**d)
 
 
-_REGISTRY: dict[str, EmbodimentSpec] = {}
+def _discover() -> None:
+    import_subpackages("vlaforge.embodiments")
+    import_entry_points("vlaforge.embodiments")
+
+
+EMBODIMENTS: Registry[EmbodimentSpec] = Registry(
+    "embodiment", _discover,
+    "Register a new robot with vlaforge.embodiments.register_embodiment(EmbodimentSpec(...)).")
 
 
 def register_embodiment(spec: EmbodimentSpec) -> EmbodimentSpec:
-    _REGISTRY[spec.name] = spec
-    return spec
+    return EMBODIMENTS.register(spec.name, spec, replace=True)
 
 
 def get_embodiment(name: str) -> EmbodimentSpec:
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise KeyError(
-            f"unknown embodiment {name!r}.{hint} Known: {sorted(_REGISTRY)}. "
-            "Register a new robot with vlaforge.embodiments.register_embodiment(EmbodimentSpec(...))."
-        )
-    return _REGISTRY[name]
+    return EMBODIMENTS.get(name)
 
 
 def list_embodiments() -> list[str]:
-    return sorted(_REGISTRY)
+    return EMBODIMENTS.names()

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from vlaforge.core.keys import ACTION, MAX_DIM, STATE
-from vlaforge.embodiments import EmbodimentSpec
+from vlaforge.core.embodiment import EmbodimentSpec
 
 NormMode = Literal["mean_std", "quantile", "identity"]
 _EPS = 1e-6

