@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from vlaforge.sim.evaluate import run_eval
+from vlaforge.sim.sources import BaselineSource
 
 RESULTS = Path(__file__).parent / "results" / "eval_baselines.json"
 
@@ -38,7 +39,7 @@ def main() -> None:
         "results": {},
     }
     for name in args.policies:
-        res = run_eval(name, suite=args.suite, episodes_per_task=args.episodes_per_task, workers=args.workers,
+        res = run_eval(BaselineSource(name), suite=args.suite, episodes_per_task=args.episodes_per_task, workers=args.workers,
                        out_dir=Path(args.out) / name)
         summary["results"][name] = {
             "mean_success": res["mean_success"], "elapsed_s": res["elapsed_s"],

@@ -52,7 +52,7 @@ def build_untrained_checkpoint(path: Path, family: str = "xvla", **overrides) ->
     spec = get_embodiment("metaworld_sawyer")
     cls = get_family(family)
     preset = overrides.pop("preset", "tiny")
-    cfg = cls.from_preset(preset, **overrides) if hasattr(cls, "from_preset") else cls(preset=preset, **overrides)
+    cfg = cls.from_preset(preset, **overrides)
     policy = cfg.create(Normalizer(fake_stats(spec), [spec], cfg.norm_mode), [spec])
     save_checkpoint(path, policy)
     return path, f"untrained {family} {cfg.preset} ({sum(p.numel() for p in policy.parameters()) / 1e6:.2f}M params, "\
@@ -62,15 +62,14 @@ def build_untrained_checkpoint(path: Path, family: str = "xvla", **overrides) ->
 def default_checkpoint(tmp: Path, family: str) -> tuple[Path, str]:
     """X-VLA tiny by default; ``test_dummy`` (the tests' stand-in family) when no real family is wanted."""
     if family == "test_dummy":
-        sys.path.insert(0, str(ROOT / "tests" / "serve"))
-        __import__("serve_dummy")
+        __import__("vlaforge.testing")  # registers the test_dummy family
         return build_untrained_checkpoint(tmp / family, family, image_size=(64, 64))
     return build_untrained_checkpoint(tmp / f"{family}_tiny", family, preset="tiny", text_encoder="hash")
 
 
 def preload(family: str) -> tuple[str, ...]:
     """Modules the server subprocess must import to know the family (only the test-only one)."""
-    return ("serve_dummy",) if family == "test_dummy" else ()
+    return ("vlaforge.testing",) if family == "test_dummy" else ()
 
 
 # ---- server subprocess -----------------------------------------------------------------------
@@ -84,7 +83,7 @@ def start_server(ckpt: Path, port: int, extra: list[str], preload: tuple[str, ..
     """`vlaforge serve` in a subprocess; ``preload`` imports modules first (e.g. a test-only family)."""
     code = ("import sys, importlib; [importlib.import_module(m) for m in sys.argv[1].split(',') if m]; "
             "from vlaforge.cli.main import main; sys.exit(main(sys.argv[2:]))")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "serve"), os.environ.get("PYTHONPATH", "")])}
+    env = dict(os.environ)
     cmd = [sys.executable, "-c", code, ",".join(preload), "serve", "--checkpoint", str(ckpt),
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *extra]
     log = tempfile.NamedTemporaryFile("w+", prefix="vlaforge-serve-", suffix=".log", delete=False)

@@ -26,7 +26,7 @@ import torch
 
 from vlaforge.core.normalize import Normalizer
 from vlaforge.embodiments import get_embodiment
-from vlaforge.models.univla_ar.config import tiny
+from vlaforge.models.univla_ar import UniVLAARConfig
 from vlaforge.tokenizers.fast import FASTConfig, FASTTokenizer
 
 RESULTS = Path(__file__).parent / "results" / "univla_ar_latency.json"
@@ -36,7 +36,7 @@ def build(text_encoder: str):
     spec = get_embodiment("metaworld_sawyer")
     stats = {spec.name: {k: {"mean": [0.0] * 4, "std": [1.0] * 4, "q01": [-1.0] * 4, "q99": [1.0] * 4}
                          for k in ("observation.state", "action")}}
-    cfg = tiny(text_encoder=text_encoder)
+    cfg = UniVLAARConfig.from_preset("tiny", text_encoder=text_encoder)
     policy = cfg.create(Normalizer(stats, [spec], cfg.norm_mode), [spec]).eval()
     rng = np.random.default_rng(0)
     chunks = np.clip(rng.normal(0, 0.1, (4000, cfg.chunk_size, 4)).cumsum(axis=1), -1, 1)

@@ -26,7 +26,6 @@ Writes benchmarks/results/univla_ar_mt10/{results.json, results.md, foresight_*.
 from __future__ import annotations
 
 import fcntl
-import functools
 import json
 import platform
 import shlex
@@ -82,7 +81,6 @@ def collect_video(a: Args) -> None:
 def run_recipe(a: Args, name: str, out: str, minutes: float, init_from: str | None = None,
                episodes_per_task: int | None = None, **policy_kw):
     """Train one stage from a recipe with this benchmark's paths; reuse a finished run."""
-    from vlaforge.train import recipes_univla  # noqa: F401  (registers the recipes)
     from vlaforge.train.recipes import get_recipe
     from vlaforge.train.trainer import last_checkpoint, train
 
@@ -93,8 +91,7 @@ def run_recipe(a: Args, name: str, out: str, minutes: float, init_from: str | No
     cfg.num_threads, cfg.data.num_workers, cfg.data.episodes_per_task = a.threads, 0, episodes_per_task
     cfg.save_every = 100  # a killed lane resumes (re-run the same command) losing at most 100 steps
     cfg.resume = True
-    if cfg.init_from is not None:
-        cfg.init_from = init_from
+    cfg.init_from = init_from
     for k, v in policy_kw.items():
         setattr(cfg.policy, k, v)
     if name == "vq_tiny_mt10":
@@ -115,11 +112,11 @@ def foresight(a: Args, wm_ckpt: Path, root: str, tag: str) -> dict:
 
     pol = load_policy(wm_ckpt)
     pol.set_stage("world_model")
-    c = pol.config
-    ds = LeRobotDataset(root, n_obs_steps=c.n_obs_steps, obs_stride=c.obs_stride, chunk_size=1,
+    c, spec = pol.config, pol.stage_spec  # the world model's clip: wm_frames frames wm_stride apart
+    ds = LeRobotDataset(root, n_obs_steps=spec.n_obs_steps, obs_stride=spec.obs_stride, chunk_size=spec.chunk_size,
                         cameras=tuple(c.cameras))
     frame_idx = np.asarray(ds._data["frame_index"])[ds._rows]
-    valid = np.nonzero(frame_idx >= (c.n_obs_steps - 1) * c.obs_stride)[0]  # no padded context
+    valid = np.nonzero(frame_idx >= (spec.n_obs_steps - 1) * spec.obs_stride)[0]  # no padded context
     if len(valid) == 0:
         return {"dataset": root, "samples": 0, "note": "no window with a full frame context"}
     rng = np.random.default_rng(0)
@@ -151,11 +148,11 @@ def foresight(a: Args, wm_ckpt: Path, root: str, tag: str) -> dict:
                 grid = [current[:6], target[:6], pred["future." + k[len("observation."):]][:6, 0]]
     png = Path(a.out) / f"foresight_{tag}.png"
     _save_grid(grid, png, ["current", "true next", "predicted next"])
-    return {"dataset": root, "samples": int(len(pick)), "horizon_frames": c.obs_stride,
+    return {"dataset": root, "samples": int(len(pick)), "horizon_frames": spec.obs_stride,
             "token_accuracy": float(np.mean(acc)), "token_accuracy_copy_current": float(np.mean(acc_copy)),
             "token_accuracy_teacher_forced": float(np.mean(tf_acc)),
             "token_accuracy_teacher_forced_copy_previous": float(np.mean(tf_copy)),
-            "frames_per_window": c.n_obs_steps,
+            "frames_per_window": spec.n_obs_steps,
             "psnr_pred_db": float(np.mean(p_pred)), "psnr_copy_current_db": float(np.mean(p_copy)),
             "psnr_vq_recon_of_target_db": float(np.mean(p_recon)), "grid_png": str(png)}
 
@@ -180,13 +177,12 @@ def _save_grid(rows, path: Path, labels) -> None:
 
 
 def evaluate(a: Args, ckpt: Path, name: str) -> dict:
-    from vlaforge.core.checkpoint import load_policy
     from vlaforge.data.lerobot import load_meta
     from vlaforge.sim.evaluate import run_eval
+    from vlaforge.sim.sources import CheckpointSource
 
     seeds = load_meta(a.data).episodes.get("seed")
-    policy = functools.partial(load_policy, str(ckpt), policy_overrides={"fast_decode": a.fast_decode})
-    return run_eval(policy, "mt10", a.episodes_per_task, seed_start=10_000, max_steps=500, workers=a.workers,
+    return run_eval(CheckpointSource(str(ckpt), {"fast_decode": a.fast_decode}), "mt10", a.episodes_per_task, seed_start=10_000, max_steps=500, workers=a.workers,
                     n_action_steps=a.n_action_steps,
                     out_dir=Path(a.out) / f"eval_{name}", videos_per_task=1,
                     training_seeds=None if seeds is None else {int(s) for s in seeds})

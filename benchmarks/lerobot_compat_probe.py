@@ -27,7 +27,6 @@ import os
 import sys
 import traceback
 import types
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

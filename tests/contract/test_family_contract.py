@@ -28,12 +28,6 @@ SPECS = [get_embodiment(SAWYER)]
 FAMILY_NAMES = [n for n, cls in FAMILIES.items() if cls.__module__.startswith("vlaforge.models.")]
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny(family: str, **kw):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from vlaforge.data.lerobot import LeRobotDatasetWriter
 
@@ -47,9 +46,6 @@ def write_dataset(root, lengths=LENGTHS, actions: bool = True, episodes_per_file
     return w, eps
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

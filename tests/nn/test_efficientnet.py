@@ -14,14 +14,6 @@ from vlaforge.nn.vision import ConvStem
 MILITARY_UNIFORM = 652
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def pretrained():
     return EfficientNetLite0(pretrained=True).eval()

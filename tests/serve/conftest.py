@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 
 from vlaforge.testing import make_dummy_checkpoint as make_checkpoint  # noqa: E402
@@ -14,12 +12,6 @@ from vlaforge.testing import make_dummy_checkpoint as make_checkpoint  # noqa: E
 from vlaforge.serve.server import ServerConfig, load_server  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import numpy as np
-import torch
-from vlaforge.testing import client_obs as make_obs, make_dummy_policy as make_policy, to_batch_obs
 
 
 

@@ -11,7 +11,7 @@ import msgpack
 import numpy as np
 import pytest
 import torch
-from vlaforge.testing import client_obs as make_obs, make_dummy_checkpoint as make_checkpoint, make_dummy_policy as make_policy, to_batch_obs
+from vlaforge.testing import client_obs as make_obs, make_dummy_checkpoint as make_checkpoint, to_batch_obs
 from test_protocol import openpi_packb, openpi_unpackb
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
@@ -279,7 +279,6 @@ def test_cli_serves_a_checkpoint_end_to_end(ckpt):
     import socket
     import subprocess
     import sys
-    import time
     from pathlib import Path
 
     with socket.socket() as s:

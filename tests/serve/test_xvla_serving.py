@@ -48,3 +48,25 @@ def test_xvla_openpi_keys_and_bad_image_size(xvla_ckpt, start_server):
         assert np.abs(out["actions"]).max() <= 1.0
         with pytest.raises(Exception, match=r"\(64, 64, 3\).*\(16, 16, 3\)"):
             client.infer(make_obs(np.random.default_rng(0), size=(16, 16)))
+
+
+def test_server_warms_up_on_the_checkpoints_tasks(tmp_path, start_server):
+    """The first request must not pay for lazy loading: /healthz waits for a warm-up forward over the
+    instructions stored with the checkpoint, whose embeddings are then cached."""
+    import urllib.request
+
+    torch.manual_seed(0)
+    cfg = xvla.XVLAConfig.from_preset("tiny", text_encoder="hash", chunk_size=8, n_action_steps=4)
+    policy = cfg.create(Normalizer(fake_stats(), [SAWYER], cfg.norm_mode), [SAWYER])
+    path = save_checkpoint(tmp_path / "ckpt", policy, tasks=["push the puck", "open the door"])
+    assert load_policy(path).known_tasks == ["open the door", "push the puck"]
+    srv = start_server(path)
+    assert srv.stats["warm_up_s"] > 0
+    with urllib.request.urlopen(f"http://127.0.0.1:{srv.port}/healthz", timeout=10) as r:
+        assert r.status == 200
+    misses = srv.policy.text.misses
+    with WebsocketClientPolicy(srv.url) as client:
+        client.infer(make_obs(np.random.default_rng(0), size=(64, 64), prompt="open the door"))
+        assert srv.policy.text.misses == misses  # a known prompt: no encoder call
+        client.infer(make_obs(np.random.default_rng(0), size=(64, 64), prompt="a new prompt"))
+        assert srv.policy.text.misses == misses + 1  # a new one: exactly one

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
 import torch
 from torch import nn
 from torch.utils.data import Dataset
@@ -158,12 +157,6 @@ def tiny_test_recipe() -> TrainConfig:
                        steps=5, out_dir="runs/tiny_test")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @register_family("tiny_ae_test")

@@ -8,7 +8,6 @@ e.g. ``--steps 2000 --optim.lr 1e-4 --policy.chunk-size 30 --data.roots data/a d
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from vlaforge.core.errors import ConfigError

@@ -33,6 +33,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def commit(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Flush a finished temporary file to disk and rename it onto ``path`` (for writers that stream
+    into a temporary file they opened themselves, e.g. a video encoder kept open across episodes)."""
+    tmp, path = Path(tmp), Path(path)
+    _fsync_tree(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def atomic_symlink(target: str, link: str | os.PathLike) -> None:
+    """Point ``link`` at ``target`` (relative), replacing whatever was there in one rename."""
+    link = Path(link)
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(target, tmp)
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)
+    os.replace(tmp, link)
+
+
 def _fsync_tree(p: Path) -> None:
     files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()]
     for f in files:

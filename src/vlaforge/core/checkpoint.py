@@ -7,6 +7,7 @@ ckpt/
   norm_stats.json      {"mode", "stats": {embodiment: {key: {mean, std, q01, q99, ...}}}}
   embodiments.json     [EmbodimentSpec.to_dict(), ...]
   serving.json         client-key -> dataset-key mapping (optional)
+  tasks.json           the training data's instructions (optional; the server warms up on them)
   assets/              family files: tokenizers, VQ codebooks ...
   train_state.pt       optimizer, scheduler, RNG, data position, step (resume only)
 ```
@@ -39,7 +40,8 @@ class CheckpointError(VlaforgeError, RuntimeError):
 
 
 def save_checkpoint(path: str | Path, policy, train_config: dict | None = None,
-                    train_state: dict | None = None, serving: dict | None = None) -> Path:
+                    train_state: dict | None = None, serving: dict | None = None,
+                    tasks: list[str] | None = None) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.mkdir()
@@ -51,6 +53,9 @@ def save_checkpoint(path: str | Path, policy, train_config: dict | None = None,
         (tmp / "embodiments.json").write_text(json.dumps(specs, indent=2, default=_json_default))
         if serving is not None:
             (tmp / "serving.json").write_text(json.dumps(serving, indent=2))
+        tasks = tasks if tasks is not None else getattr(policy, "known_tasks", None)
+        if tasks:
+            (tmp / "tasks.json").write_text(json.dumps(sorted(set(tasks)), indent=1))
         (tmp / "assets").mkdir()
         policy.save_assets(tmp / "assets")
         if train_state is not None:
@@ -89,6 +94,8 @@ def load_policy(path: str | Path, map_location: str = "cpu", policy_overrides: d
     normalizer = Normalizer(norm["stats"], specs, norm["mode"])
     policy = config.create(normalizer, specs)
     policy.load_assets(path / "assets")
+    if (path / "tasks.json").is_file():
+        policy.known_tasks = json.loads((path / "tasks.json").read_text())
     missing, unexpected = load_model(policy, str(path / "model.safetensors"), strict=False, device=map_location)
     if missing or unexpected:
         raise CheckpointError(f"weights in {path} do not match the {cfg['family']} model built from its config: "

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vlaforge.data.errors import CorruptFileError
+from vlaforge.core.atomic import atomic_path, write_json
+from vlaforge.data.errors import CorruptFileError, remedy
 from vlaforge.data.lerobot import INFO_PATH, LeRobotDatasetMeta
 from vlaforge.data.video import decode_all
 
@@ -65,24 +66,18 @@ def _remove_stale(d: Path) -> None:
 
 
 def _write_complete(d: Path, keys: list[str]) -> None:
-    tmp = d / f".{COMPLETE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"keys": keys}))
-    os.replace(tmp, d / COMPLETE)
+    write_json(d / COMPLETE, {"keys": keys})
 
 
 def build_camera_cache(meta: LeRobotDatasetMeta, key: str, timestamps: np.ndarray, path: Path) -> None:
     """Decode each video file of camera ``key`` once and scatter its frames to global rows."""
     h, w = meta.features[key]["shape"][:2]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(meta.total_frames, 3, h, w))
-    try:
+    with atomic_path(path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(meta.total_frames, 3, h, w))
         for vpath, eps in _episodes_by_video(meta, key).items():
             _fill_from_file(meta, key, vpath, eps, timestamps, out)
         out.flush()
         del out
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _episodes_by_video(meta: LeRobotDatasetMeta, key: str) -> dict[Path, list[int]]:
@@ -99,7 +94,7 @@ def _fill_from_file(meta: LeRobotDatasetMeta, key: str, vpath: Path, eps: list[i
     if frames.shape[1:3] != tuple(out.shape[2:]):
         raise CorruptFileError(f"{vpath} has {frames.shape[1]}x{frames.shape[2]} frames but info.json declares "
                                f"{out.shape[2]}x{out.shape[3]} for {key}; the video and meta/info.json disagree. "
-                               "Re-run the collection")
+                               + remedy(vpath))
     pos_of = np.full(int(numbers.max()) + 1, -1, dtype=np.int64)
     pos_of[numbers] = np.arange(len(numbers))
     for e in eps:
@@ -110,5 +105,5 @@ def _fill_from_file(meta: LeRobotDatasetMeta, key: str, vpath: Path, eps: list[i
         if (pos < 0).any():
             raise CorruptFileError(
                 f"{vpath} has {len(numbers)} frames but episode {e} needs frame {int(want[pos < 0][0])}; the MP4 "
-                "is truncated or disagrees with meta/episodes. Re-run the collection that wrote it")
+                "is truncated or disagrees with meta/episodes. " + remedy(vpath))
         out[lo:hi] = frames[pos].transpose(0, 3, 1, 2)  # (T, 3, H, W)

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vlaforge.core.atomic import write_json
+from vlaforge.core.atomic import atomic_path, commit, write_json
 from vlaforge.core.keys import ACTION, IMAGE_PREFIX, STATE
 from vlaforge.data.errors import (
     RERUN,
@@ -711,7 +711,7 @@ class LeRobotDatasetWriter:
         chunk, file = divmod(f.number, CHUNKS_SIZE)
         for key, enc in f.encoders.items():
             enc.close()
-            os.replace(enc.path, self.root / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file))
+            commit(enc.path, self.root / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file))
         table = self._data_table({k: np.concatenate(v) for k, v in f.rows.items()})
         _write_parquet(table, self.root / DATA_PATH.format(chunk_index=chunk, file_index=file))
         self._write_meta()
@@ -801,10 +801,8 @@ def tasks_table(tasks: list[str]) -> pa.Table:
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    pq.write_table(table, tmp, compression="snappy")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="snappy")
 
 
 def _tmp_name(path: Path) -> Path:

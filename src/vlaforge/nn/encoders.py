@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vlaforge.core.registry import Registry
 from vlaforge.nn.efficientnet import FEATURE_CHANNELS, EfficientNetLite0
 from vlaforge.nn.vision import ConvStem, random_shift
 
-ENCODER_KINDS = ("stem", "efficientnet_lite0")
+ENCODER_KINDS = ("stem", "efficientnet_lite0")  # the built-in kinds of IMAGE_ENCODERS
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,7 @@ class ImageEncoderConfig:
     fp32_backbone: bool = True                  # (pretrained) run it outside bf16 autocast (see class doc)
 
     def __post_init__(self) -> None:
-        if self.kind not in ENCODER_KINDS:
-            close = difflib.get_close_matches(self.kind, ENCODER_KINDS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown image encoder kind {self.kind!r}; choose one of {ENCODER_KINDS}{hint}")
+        IMAGE_ENCODERS.get(self.kind)  # an unknown kind: a close-match error
         if self.stride not in FEATURE_CHANNELS:
             raise ValueError(f"encoder stride must be one of {tuple(FEATURE_CHANNELS)}, got {self.stride}")
         if self.input_size is not None and self.input_size < 16:
@@ -64,13 +61,24 @@ class ImageEncoderConfig:
             raise ValueError(f"lr_scale must be >= 0, got {self.lr_scale}")
 
     def create(self, dim: int) -> nn.Module:
-        if self.kind == "stem":
-            return ConvStem(dim, self.stem_channels, self.convs_per_stage, shift_pad=self.shift_pad)
-        weights = Path(self.weights_path) if self.weights_path else None
-        backbone = EfficientNetLite0(pretrained=self.pretrained, weights_path=weights)
-        return PretrainedImageEncoder(backbone, dim, stride=self.stride, freeze=self.freeze,
-                                      lr_scale=self.lr_scale, input_size=self.input_size, shift_pad=self.shift_pad,
-                                      fp32_backbone=self.fp32_backbone)
+        return IMAGE_ENCODERS.get(self.kind)(self, dim)
+
+
+def _stem(cfg: ImageEncoderConfig, dim: int) -> nn.Module:
+    return ConvStem(dim, cfg.stem_channels, cfg.convs_per_stage, shift_pad=cfg.shift_pad)
+
+
+def _efficientnet_lite0(cfg: ImageEncoderConfig, dim: int) -> nn.Module:
+    weights = Path(cfg.weights_path) if cfg.weights_path else None
+    backbone = EfficientNetLite0(pretrained=cfg.pretrained, weights_path=weights)
+    return PretrainedImageEncoder(backbone, dim, stride=cfg.stride, freeze=cfg.freeze, lr_scale=cfg.lr_scale,
+                                  input_size=cfg.input_size, shift_pad=cfg.shift_pad, fp32_backbone=cfg.fp32_backbone)
+
+
+IMAGE_ENCODERS: Registry[Callable[[ImageEncoderConfig, int], nn.Module]] = Registry("image encoder kind")
+"""kind -> builder ``(config, dim) -> module``; register another with ``IMAGE_ENCODERS.register(name, fn)``."""
+IMAGE_ENCODERS.register("stem", _stem)
+IMAGE_ENCODERS.register("efficientnet_lite0", _efficientnet_lite0)
 
 
 def build_image_encoder(kind: str, dim: int, **options) -> nn.Module:

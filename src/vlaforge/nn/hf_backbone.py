@@ -19,6 +19,7 @@ the meta device) with no files, e.g. for parameter counts of paper-size presets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +29,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlaforge.nn.vision import to_signed_unit
+
+@contextlib.contextmanager
+def quiet_hf():
+    """Silence transformers' progress bars (e.g. 'Loading weights') and info logs while loading."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    level = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
 
 VISION_TOWERS = ("siglip_vision_model", "clip_vision_model", "dinov2", "vit")
 DUAL = ("siglip", "clip")
@@ -71,7 +89,8 @@ class HFBackbone(nn.Module):
 
         path = Path(path)
         config = _read_config(path)
-        model = AutoModel.from_pretrained(str(path), config=config, local_files_only=True)
+        with quiet_hf():
+            model = AutoModel.from_pretrained(str(path), config=config, local_files_only=True)
         pre = _read_preprocessor(path)
         mean, std = pre.get("image_mean"), pre.get("image_std")
         default_mean, default_std = _DEFAULT_NORM[config.model_type]

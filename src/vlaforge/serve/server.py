@@ -90,6 +90,7 @@ class PolicyServer:
         self.stats: dict[str, Any] = {"requests": 0, "replies": 0, "errors": {}, "internal_errors": 0,
                                       "connections": 0, "open_connections": 0, "batches": 0, "batched_requests": 0}
         self.port: int | None = None
+        self._warm = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlaforge-infer")
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -123,6 +124,7 @@ class PolicyServer:
         async with serve(self._handler, cfg.host, cfg.port, compression=None,
                          max_size=4 * cfg.max_message_bytes, process_request=self._http) as server:
             self.port = server.sockets[0].getsockname()[1] if server.sockets else cfg.port
+            await self._loop.run_in_executor(self._executor, self.warm_up)  # /healthz says 503 until done
             log.info("serving %s on ws://%s:%d (batch_max=%d)", self.family, cfg.host, self.port, cfg.batch_max)
             if ready is not None:
                 ready.set()
@@ -151,8 +153,34 @@ class PolicyServer:
         return f"ws://{self.config.host}:{self.port}"
 
     # ---- plain HTTP -------------------------------------------------------------------------
+    def warm_up(self) -> float:
+        """One dummy forward per embodiment over the instructions the checkpoint knows (its training
+        tasks), so the first real request pays no lazy loading (the text encoder), no embedding of a
+        known prompt and no first-call kernel set-up. Returns the seconds it took."""
+        t0 = time.monotonic()
+        c = self.policy.config
+        tasks = list(getattr(self.policy, "known_tasks", None) or ["warm up"])[:64]
+        for name, spec in self.policy.embodiments.items():
+            for batch in (len(tasks), 1):
+                hist = ObsHistory(c.n_obs_steps, c.obs_stride)
+                step = {f"observation.images.{cam}": torch.zeros(batch, 3, *c.image_size, dtype=torch.uint8)
+                        for cam in c.cameras}
+                step.update({STATE: torch.zeros(batch, spec.state_dim), "task": tasks[:batch],
+                             "embodiment": [name] * batch})
+                try:
+                    self._predict([hist.push(step)], torch.Generator(device=self.device).manual_seed(0))
+                except Exception:  # noqa: BLE001 - a policy that cannot take the dummy still serves real requests
+                    log.exception("warm-up forward failed for %s; serving without it", name)
+        if hasattr(self.policy, "reset"):
+            self.policy.reset()
+        self.stats["warm_up_s"] = round(time.monotonic() - t0, 3)
+        self._warm = True
+        return self.stats["warm_up_s"]
+
     def _http(self, connection: ServerConnection, request: HttpRequest) -> Response | None:
         if request.path == "/healthz":
+            if not self._warm:
+                return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "warming up\n")
             return connection.respond(http.HTTPStatus.OK, "OK\n")
         if request.path == "/stats":
             return connection.respond(http.HTTPStatus.OK, json.dumps(self.stats) + "\n")

@@ -26,6 +26,7 @@ def upscale_factor(height: int, target: int = 256) -> int:
 
 def write_mp4(frames: np.ndarray | list[np.ndarray], path: str | os.PathLike, fps: int = 30) -> Path:
     """Write uint8 (T, H, W, 3) frames to ``path`` atomically (temporary name, then rename)."""
+    from vlaforge.core.atomic import atomic_path
     from vlaforge.data.video import VideoEncoder
 
     frames = np.asarray(np.stack(frames) if isinstance(frames, list) else frames)
@@ -34,15 +35,12 @@ def write_mp4(frames: np.ndarray | list[np.ndarray], path: str | os.PathLike, fp
     t, h, w, _ = frames.shape
     frames = frames[:, : h - h % 2, : w - w % 2]  # yuv420p needs even sizes
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    enc = VideoEncoder(tmp, fps=fps, height=frames.shape[1], width=frames.shape[2], codec="h264", crf=20)
-    try:
-        enc.write(np.ascontiguousarray(frames))
-        enc.close()
-    except BaseException:
-        enc.abort()
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        enc = VideoEncoder(tmp, fps=fps, height=frames.shape[1], width=frames.shape[2], codec="h264", crf=20)
+        try:
+            enc.write(np.ascontiguousarray(frames))
+            enc.close()
+        except BaseException:
+            enc.abort()
+            raise
     return path

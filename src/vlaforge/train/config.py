@@ -35,6 +35,9 @@ class DataConfig:
     """DataLoader worker processes (0 = load in the training process)."""
     use_cache: bool = True
     """Decode videos once into a frame cache next to the dataset."""
+    tasks: tuple[str, ...] = ()
+    """Train on these tasks only (an instruction string or an episode's ``env`` name, e.g. push-v3);
+    empty: every task. Normalization statistics still come from the whole dataset."""
     episodes_per_task: int | None = None
     """Train on only the first N episodes of each task of every root (data-scaling studies such as
     '10 demos per task'); normalization statistics still come from the whole dataset."""

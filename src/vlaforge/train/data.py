@@ -125,7 +125,7 @@ def load_train_data(cfg, policy_cfg, stage=None) -> TrainData:
     datasets = [LeRobotDataset(r, n_obs_steps=stage.n_obs_steps, obs_stride=stage.obs_stride,
                                chunk_size=stage.chunk_size, cameras=tuple(policy_cfg.cameras),
                                future_offsets=stage.future_offsets, use_cache=cfg.use_cache,
-                               episodes=_episode_subset(r, cfg.episodes_per_task))
+                               episodes=_episode_subset(r, cfg.episodes_per_task, cfg.tasks))
                 for r in roots]
     _check_actions(stage, policy_cfg.family, datasets)
     weights = _mixture_weights(cfg, datasets)
@@ -135,7 +135,8 @@ def load_train_data(cfg, policy_cfg, stage=None) -> TrainData:
     info = {"roots": roots, "action_roots": [r for r, d in zip(roots, datasets) if d.meta.has_actions],
             "sizes": [len(d) for d in datasets], "weights": weights, "stage": stage.name,
             "episodes": [d.meta.total_episodes for d in datasets], "fps": datasets[0].meta.fps,
-            "episodes_per_task": cfg.episodes_per_task}
+            "episodes_per_task": cfg.episodes_per_task,
+            "tasks": sorted({t for d in datasets for t in d.meta.tasks})}
     return TrainData(ds, stats, specs, info=info)
 
 
@@ -146,21 +147,29 @@ def _check_actions(stage, family: str, datasets) -> None:
                           "use action-labelled datasets (or a family/stage that learns from video)")
 
 
-def _episode_subset(root: str, per_task: int | None) -> list[int] | None:
-    """Indices of the first ``per_task`` episodes of each task of ``root`` (None: all episodes)."""
-    if per_task is None:
+def _episode_subset(root: str, per_task: int | None, tasks: tuple[str, ...] = ()) -> list[int] | None:
+    """Indices of the episodes of ``root`` to train on: those of ``tasks`` (an instruction or the
+    episode's ``env`` name; empty: all), at most the first ``per_task`` of each (None: all)."""
+    if per_task is None and not tasks:
         return None
-    if per_task < 1:
-        raise ValueError(f"data.episodes_per_task must be >= 1 (or unset for all episodes), got {per_task}")
+    if per_task is not None and per_task < 1:
+        raise ConfigError(f"data.episodes_per_task must be >= 1 (or unset for all episodes), got {per_task}")
     from vlaforge.data.lerobot import load_meta
 
+    meta = load_meta(root)
+    envs = meta.episodes.get("env")
     seen: dict[str, int] = {}
     keep = []
-    for e, tasks in enumerate(load_meta(root).episodes["tasks"]):
-        t = tasks[0]
-        if seen.get(t, 0) < per_task:
+    for e, names in enumerate(meta.episodes["tasks"]):
+        t = names[0]
+        if tasks and t not in tasks and (envs is None or str(envs[e]) not in tasks):
+            continue
+        if per_task is None or seen.get(t, 0) < per_task:
             keep.append(e)
             seen[t] = seen.get(t, 0) + 1
+    if not keep:
+        raise ConfigError(f"data.tasks {list(tasks)} matches no episode of {root}; its tasks are "
+                          f"{sorted(set(n[0] for n in meta.episodes['tasks']))}")
     return keep
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import os
 import random
 import shutil
 import signal
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_model
 
-from vlaforge.core.atomic import write_json
+from vlaforge.core.atomic import atomic_symlink, write_json
 from vlaforge.core.checkpoint import CheckpointError, check_checkpoint, load_train_state, save_checkpoint
 from vlaforge.core.normalize import Normalizer
 from vlaforge.train.config import TrainConfig
@@ -288,7 +287,7 @@ class Trainer:
         path = self.out / "checkpoints" / f"step_{self.step:06d}"
         state = self._train_state()
         with self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext():
-            save_checkpoint(path, self.model, self.cfg.to_dict(), state)
+            save_checkpoint(path, self.model, self.cfg.to_dict(), state, tasks=self.data.info.get("tasks"))
         _point_last(path)
         _prune(self.out / "checkpoints", self.cfg.keep_checkpoints)
         self._last_saved = self.step
@@ -435,14 +434,7 @@ def latest_checkpoint(out_dir: str | Path, strict: bool = False) -> Path | None:
 
 def _point_last(path: Path) -> None:
     """Atomically repoint ``checkpoints/last`` at ``path`` (a relative symlink)."""
-    link = path.parent / "last"
-    tmp = path.parent / ".last.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    os.symlink(path.name, tmp)
-    if link.is_dir() and not link.is_symlink():
-        shutil.rmtree(link)
-    os.replace(tmp, link)
+    atomic_symlink(path.name, path.parent / "last")
 
 
 def last_checkpoint(out_dir: str | Path) -> Path:

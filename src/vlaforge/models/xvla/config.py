@@ -84,6 +84,14 @@ class XVLAConfig(PolicyConfig):
     dim_time: int = 32
     time_sampling: Literal["uniform", "stratified", "beta"] = "stratified"
     num_inference_steps: int = 10
+    objective: Literal["flow", "regression"] = "flow"
+    """'flow' (the paper: flow matching, clean-action prediction) or 'regression' (ablation: the same
+    network given zero noise at t=0, one pass, trained with ``regression_loss`` -- plain behaviour
+    cloning on the X-VLA architecture)."""
+    regression_loss: Literal["l1", "mse"] = "l1"
+    gripper_loss: Literal["bce", "regression"] = "bce"
+    """'bce' (the paper: gripper channels are logits of (raw - low) / (high - low)) or 'regression'
+    (ablation: the gripper is one more normalized dim under the position loss)."""
     zero_gripper_input: bool = True
     """Gripper channels are predicted as BCE logits, so their noisy input carries nothing; zero it (authors' code)."""
 

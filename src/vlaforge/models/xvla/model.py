@@ -253,9 +253,12 @@ class XVLAPolicy(Policy):
         ctx = self.encode(batch)
         x0 = self.normalizer.normalize(ACTION, batch[ACTION], ctx.row)  # (B, H, MAX_DIM)
         x0 = x0.masked_fill(batch[ACTION_IS_PAD][:, :, None], 0.0)  # steps past the episode end carry nothing
-        t = sample_time(x0.shape[0], self.config.time_sampling, device=x0.device)
-        noise = torch.randn_like(x0)
-        pred = self.denoise(interpolate(x0, noise, t), t, ctx)
+        if self.config.objective == "regression":
+            pred = self.denoise(torch.zeros_like(x0), x0.new_zeros(x0.shape[0]), ctx)
+        else:
+            t = sample_time(x0.shape[0], self.config.time_sampling, device=x0.device)
+            noise = torch.randn_like(x0)
+            pred = self.denoise(interpolate(x0, noise, t), t, ctx)
         loss, logs = self.action_loss(pred, x0, batch[ACTION], batch[ACTION_IS_PAD], ctx.row)
         logs["n_action_samples"] = float(x0.shape[0])
         return loss, logs
@@ -266,14 +269,16 @@ class XVLAPolicy(Policy):
         rotation / other dims, BCE on gripper logits vs (raw - low) / (high - low)."""
         pred = pred.float()
         valid = (~is_pad)[:, :, None] & self.normalizer.mask(ACTION, row)[:, None, :]  # (B, H, MAX_DIM)
-        mse = (pred - x0) ** 2
+        diff = pred - x0
+        mse = diff.abs() if self.config.objective == "regression" and self.config.regression_loss == "l1" else diff**2
         low, high = self._grip_low[row][:, None], self._grip_high[row][:, None]
         grip_target = ((_pad(raw.float()) - low) / (high - low).clamp_min(1e-6)).clamp(0, 1)
         bce = F.binary_cross_entropy_with_logits(pred, grip_target, reduction="none")
         total, logs = pred.sum() * 0.0, {}
         cfg = self.config
+        grip_err = bce if cfg.gripper_loss == "bce" else mse
         for group, weight, err in (("position", cfg.position_weight, mse), ("rotation", cfg.rotation_weight, mse),
-                                   ("gripper", cfg.gripper_weight, bce), ("other", cfg.other_weight, mse)):
+                                   ("gripper", cfg.gripper_weight, grip_err), ("other", cfg.other_weight, mse)):
             m = valid & getattr(self, f"_{group}")[row][:, None, :]
             if bool(m.any()):
                 group_loss = (err * m).sum() / m.sum()
@@ -314,6 +319,9 @@ class XVLAPolicy(Policy):
         ctx = self.encode(obs)
         B, H = ctx.visual.shape[0], self.config.chunk_size
         dev = generator.device if generator is not None else ctx.visual.device
+        if self.config.objective == "regression":
+            x0 = self.denoise(ctx.visual.new_zeros(B, H, MAX_DIM), ctx.visual.new_zeros(B), ctx)
+            return self._to_raw(x0.float(), ctx.row)
         noise = torch.randn(B, H, MAX_DIM, generator=generator, device=dev).to(ctx.visual.device)
         x0 = euler_sample(lambda x, t: self.denoise(x, t, ctx), noise, self.config.num_inference_steps, "clean")
         return self._to_raw(x0.float(), ctx.row)
@@ -325,7 +333,8 @@ class XVLAPolicy(Policy):
         raw = self.normalizer.unnormalize(ACTION, x0, row, D)  # (B, H, D)
         low, high = self._grip_low[row][:, None, :D], self._grip_high[row][:, None, :D]
         grip = low + torch.sigmoid(x0[..., :D]) * (high - low)
-        raw = torch.where(self._gripper[row][:, None, :D], grip, raw)
+        if self.config.gripper_loss == "bce":
+            raw = torch.where(self._gripper[row][:, None, :D], grip, raw)
         return raw * self.normalizer.mask(ACTION, row)[:, None, :D]
 
 def _assign_domains(config: XVLAConfig, names: Sequence[str]) -> None:
