@@ -49,10 +49,10 @@ def fake_stats(specs: Sequence[EmbodimentSpec]) -> dict:
 def fake_batch(config: PolicyConfig, specs: Sequence[EmbodimentSpec] | None = None, batch_size: int = 3,
                stage: StageSpec | None = None, seed: int = 0, action_free: Sequence[int] = ()) -> Batch:
     """A raw training batch for ``config``'s cameras/image size and ``stage``'s windows (default: the
-    first stage); rows in ``action_free`` are video-only samples (zero actions, ``has_action`` False).
+    last stage, whose windows are the ones inference uses); rows in ``action_free`` are video-only samples (zero actions, ``has_action`` False).
     With several specs, rows cycle through them (a mixed-robot batch, actions padded to the widest)."""
     specs = list(specs or [get_embodiment(SAWYER)])
-    stage = stage or config.stage()
+    stage = stage or config.stages()[-1]
     g = torch.Generator().manual_seed(seed)
     B, To, H = batch_size, stage.n_obs_steps, stage.chunk_size
     h, w = config.image_size

@@ -151,7 +151,7 @@ def test_finetuned_encoder_trains_the_backbone_at_its_lr_scale():
 
 
 def test_factory_rejects_bad_options():
-    with pytest.raises(ValueError, match="did you mean 'efficientnet_lite0'"):
+    with pytest.raises(KeyError, match="Did you mean 'efficientnet_lite0'"):
         build_image_encoder("efficientnet_lite", 16)
     with pytest.raises(ValueError, match="stride"):
         ImageEncoderConfig(kind="efficientnet_lite0", stride=4)

@@ -32,7 +32,7 @@ def test_hash_encoder_deterministic_and_distinct():
 
 
 def test_bad_names_and_inputs():
-    with pytest.raises(ValueError, match="minilm"):
+    with pytest.raises(KeyError, match="minilm"):
         build_text_encoder("minlm")
     with pytest.raises(TypeError, match="strings"):
         build_text_encoder("hash")([1, 2])

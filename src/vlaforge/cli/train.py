@@ -21,6 +21,8 @@ USAGE = """usage: vlaforge train --recipe NAME [--resume] [--FIELD VALUE ...]
   --chain NAME         run NAME's whole chain (stage 1 -> 2 -> ...), each stage from the previous
                        stage's last checkpoint; finished stages are skipped with --resume
   --out-root DIR       with --chain: put stage S's run in DIR/S instead of the recipe's out_dir
+  --nproc N            data-parallel on N local processes (exec's torchrun; for several nodes run
+                       torchrun yourself: see the README's SLURM example)
   --resume             continue from the newest checkpoint in the run's out_dir
   --print-config       print the resolved config(s) as JSON and exit
   --FIELD VALUE        override any config field (every stage of a chain), e.g. --steps 2000
@@ -97,6 +99,9 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0
+    nproc, argv = _pop_option(argv, "--nproc")
+    if nproc is not None and int(nproc) > 1 and "WORLD_SIZE" not in os.environ:
+        return _exec_torchrun(int(nproc), argv)
     chain_name, rest = _pop_option(argv, "--chain")
     if chain_name is not None:
         return _run_chain(chain_name, rest)
@@ -107,6 +112,15 @@ def main(argv: list[str]) -> int:
         print(json.dumps(cfg.to_dict(), indent=2))
         return 0
     return _run(cfg)
+
+
+def _exec_torchrun(nproc: int, argv: list[str]) -> int:
+    """Hand over to torchrun (the standard engine): N local processes running this same command."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "vlaforge.cli.main", "train", *argv]
+    print("[train] " + " ".join(cmd), flush=True)
+    os.execv(sys.executable, cmd)
+    return 0  # pragma: no cover - execv does not return
 
 
 def _run_chain(name: str, argv: list[str]) -> int:

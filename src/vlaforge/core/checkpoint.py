@@ -19,11 +19,13 @@ killed run leaves either the previous checkpoint or the new one, never half of o
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_model, save_model
+
+from safetensors.torch import load_model, save_file, save_model
 
 from vlaforge.core.atomic import atomic_path, _json_default
 from vlaforge.core.config import from_dict
@@ -41,13 +43,19 @@ class CheckpointError(VlaforgeError, RuntimeError):
 
 def save_checkpoint(path: str | Path, policy, train_config: dict | None = None,
                     train_state: dict | None = None, serving: dict | None = None,
-                    tasks: list[str] | None = None) -> Path:
+                    tasks: list[str] | None = None, weights: dict | None = None,
+                    extra_dirs: dict[str, Path] | None = None) -> Path:
+    """``weights``: a state dict to write instead of ``policy``'s own (consolidated sharded weights);
+    ``extra_dirs``: name -> finished directory moved into the checkpoint (a sharded optimizer)."""
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.mkdir()
         config = {"family": policy.config.family, "policy": policy.config.to_dict(), "train": train_config}
         (tmp / "config.json").write_text(json.dumps(config, indent=2, default=_json_default))
-        save_model(policy, str(tmp / "model.safetensors"))
+        if weights is None:
+            save_model(policy, str(tmp / "model.safetensors"))
+        else:
+            save_file({k: v.contiguous() for k, v in weights.items()}, str(tmp / "model.safetensors"))
         (tmp / "norm_stats.json").write_text(json.dumps(policy.normalizer.to_json(), default=_json_default))
         specs = [e.to_dict() for e in policy.embodiments.values()]
         (tmp / "embodiments.json").write_text(json.dumps(specs, indent=2, default=_json_default))
@@ -60,6 +68,8 @@ def save_checkpoint(path: str | Path, policy, train_config: dict | None = None,
         policy.save_assets(tmp / "assets")
         if train_state is not None:
             torch.save(train_state, tmp / "train_state.pt")
+        for name, src in (extra_dirs or {}).items():
+            shutil.move(str(src), str(tmp / name))
     return path
 
 

@@ -11,6 +11,8 @@ Batch contract (training, after collation):
 - ``embodiment``: list[str] embodiment names (see ``vlaforge.embodiments``)
 - ``has_action``: bool ``(B,)``: False for action-free video samples
 - ``future.images.<cam>``: optional uint8 ``(B, Tf, 3, H, W)`` future frames for world models
+- ``observation.features.<cam>``: optional float ``(B, To, C, h, w)`` a frozen encoder's cached
+  features of that camera, in place of its images (``vlaforge.data.features``)
 
 Observations at inference use the same keys with the same ``To`` axis
 (``predict_action_chunk``) or without it (``select_action``).
@@ -18,6 +20,7 @@ Observations at inference use the same keys with the same ``To`` axis
 
 IMAGE_PREFIX = "observation.images."
 FUTURE_PREFIX = "future.images."
+FEATURE_PREFIX = "observation.features."
 STATE = "observation.state"
 ACTION = "action"
 ACTION_IS_PAD = "action_is_pad"

@@ -107,6 +107,12 @@ class Policy(nn.Module):
     def load_assets(self, directory) -> None:
         """Read what ``save_assets`` wrote."""
 
+    def frozen_image_encoders(self) -> dict[str, nn.Module]:
+        """Camera key -> frozen encoder (with ``feature_map``/``tokens``/``identity``) whose features the
+        trainer may cache (``vlaforge.data.features``); the family then reads
+        ``observation.features.<cam>`` in place of images. Default: none."""
+        return {}
+
     def tokenizers(self) -> dict[str, Any]:
         """The family's trained tokenizers by name (e.g. 'image_vq', 'fast'), for tools."""
         return {}

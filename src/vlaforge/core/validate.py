@@ -17,7 +17,8 @@ import torch
 from vlaforge.core.embodiment import EmbodimentSpec
 from vlaforge.core.errors import BatchError
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, HAS_ACTION, IMAGE_PREFIX, OBS_IS_PAD, STATE, TASK, image_keys,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, OBS_IS_PAD, STATE, TASK,
+    image_keys,
 )
 
 Batch = dict[str, Any]
@@ -71,6 +72,10 @@ def _check_images(out: Batch, spec: BatchSpec) -> tuple[int, int]:
     B = To = None
     for cam in spec.cameras:
         key = IMAGE_PREFIX + cam
+        if key not in out and FEATURE_PREFIX + cam in out:  # a frozen encoder's cached features instead
+            f = out[FEATURE_PREFIX + cam]
+            B, To = f.shape[0], f.shape[1]
+            continue
         if key not in out:
             raise BatchError(f"{spec.family}: observation lacks {key!r} (camera {cam!r}); rename the keys or set "
                              "policy.cameras to the dataset's", key=key, expected=f"cameras {list(spec.cameras)}",

@@ -21,7 +21,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, OBS_IS_PAD, STATE, TASK,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, OBS_IS_PAD, STATE,
+    TASK,
 )
 from vlaforge.data.errors import DatasetError, EpisodeIndexError
 from vlaforge.data.lerobot import LeRobotDatasetMeta, load_meta, read_frames
@@ -76,6 +77,7 @@ class LeRobotDataset(_BatchFetch):
         self._last = self.meta.episodes["dataset_to_index"].astype(np.int64)[ep] - 1  # (N,) last frame
         self._tasks = np.array(self.meta.tasks, dtype=object)
         self._frames: dict[str, np.ndarray] | None = None
+        self._features: dict[str, np.ndarray] = {}
 
     # ---- setup -------------------------------------------------------------
     def _select_cameras(self, cameras: Sequence[str] | None) -> list[str]:
@@ -113,9 +115,16 @@ class LeRobotDataset(_BatchFetch):
             self._frames = load_frame_cache(self.meta, self.camera_keys, self._data["timestamp"], self.cache_dir)
         return self._frames
 
+    def set_features(self, features: dict[str, np.ndarray]) -> None:
+        """Serve these cameras' cached encoder features (``vlaforge.data.features``: camera key ->
+        (N, K, C, h, w)) as ``observation.features.<cam>`` instead of their images; one of the K
+        augmented views is drawn per sample and frame from torch's RNG (restored on resume)."""
+        self._features = dict(features)
+
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_frames"] = None  # memmaps are reopened in each worker, never pickled
+        state["_features"] = {k: v.filename if isinstance(v, np.memmap) else v for k, v in self._features.items()}
         return state
 
     # ---- access ------------------------------------------------------------
@@ -131,7 +140,10 @@ class LeRobotDataset(_BatchFetch):
         act, act_pad = self._window(g, np.arange(self.chunk_size))  # (B, H)
         out: Batch = {OBS_IS_PAD: torch.from_numpy(obs_pad), ACTION_IS_PAD: torch.from_numpy(act_pad)}
         for key in self.camera_keys:
-            out[key] = self._images(key, obs)
+            if key in self._features:
+                out[FEATURE_PREFIX + key[len(IMAGE_PREFIX):]] = self._cached_features(key, obs)
+            else:
+                out[key] = self._images(key, obs)
         out[STATE] = self._lowdim(STATE, obs, self.state_dim)
         out[ACTION] = self._lowdim(ACTION, act, self.action_dim)
         if not self.meta.has_actions:
@@ -157,6 +169,15 @@ class LeRobotDataset(_BatchFetch):
         else:
             flat = self._decode(key, idx.reshape(-1))
         return torch.from_numpy(flat).view(b, t, *flat.shape[1:])  # (B, T, 3, H, W)
+
+    def _cached_features(self, key: str, idx: np.ndarray) -> torch.Tensor:
+        feats = self._features[key]
+        if isinstance(feats, (str, os.PathLike)):  # in a loader worker: reopen the memmap
+            feats = self._features[key] = np.load(feats, mmap_mode="r")
+        b, t = idx.shape
+        view = torch.randint(0, feats.shape[1], (b * t,)).numpy()  # (B*T,) one augmented view each
+        flat = np.asarray(feats[idx.reshape(-1), view], dtype=np.float32)  # (B*T, C, h, w)
+        return torch.from_numpy(flat).view(b, t, *flat.shape[1:])  # (B, T, C, h, w)
 
     def _decode(self, key: str, flat: np.ndarray) -> np.ndarray:
         """Frames straight from the MP4s, one seek per (sample) episode; no cache."""

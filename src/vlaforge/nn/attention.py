@@ -37,6 +37,13 @@ def block_mask(block_ids: torch.Tensor, causal_blocks: bool = True) -> torch.Ten
     return mask.unsqueeze(1) if block_ids.dim() == 2 else mask  # (B, 1, N, N) | (N, N)
 
 
+def segment_ids(lengths: "list[int] | tuple[int, ...]", device: torch.device | str | None = None) -> torch.Tensor:
+    """(N,) block id of every token for consecutive segments of ``lengths`` (0, 0, 1, 1, 1, 2, ...),
+    the input of ``block_mask``: e.g. InternVLA-A1's [understanding | generation | state | actions]."""
+    return torch.repeat_interleave(torch.arange(len(lengths), device=device),
+                                   torch.as_tensor(list(lengths), device=device))
+
+
 def padding_mask(key_is_pad: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Forbid attending to padded keys. ``key_is_pad``: (B, Nk) bool, True = padding.
 

@@ -140,7 +140,7 @@ class EfficientNetLite0(nn.Module):
         self.head = ConvBNAct(LITE0_STAGES[-1].cout, HEAD_CHANNELS)
         self.fc = nn.Linear(HEAD_CHANNELS, NUM_CLASSES)
         _init_weights(self)
-        if pretrained or weights_path is not None:
+        if (pretrained or weights_path is not None) and not self.fc.weight.is_meta:  # meta: shapes only
             load_lite0_weights(self, weights_path)
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:

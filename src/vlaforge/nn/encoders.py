@@ -19,6 +19,7 @@ the backbone, 1 on the projection).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vlaforge.core.policy import decay_groups, freeze_module
 from vlaforge.core.registry import Registry
 from vlaforge.nn.efficientnet import FEATURE_CHANNELS, EfficientNetLite0
 from vlaforge.nn.vision import ConvStem, random_shift
@@ -112,7 +114,7 @@ class PretrainedImageEncoder(nn.Module):
         self.fp32_backbone = fp32_backbone
         self.proj = nn.Linear(FEATURE_CHANNELS[stride], dim)
         if freeze:
-            self.backbone.requires_grad_(False)
+            freeze_module(self.backbone)  # for good: no stage or schedule re-enables it
             self.backbone.eval()
 
     def train(self, mode: bool = True) -> PretrainedImageEncoder:
@@ -146,18 +148,21 @@ class PretrainedImageEncoder(nn.Module):
             return self.backbone.forward_features(x, strides=(self.stride,))[self.stride]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        f = self.feature_map(images)                      # (B, C, h, w)
-        return self.proj(f.flatten(2).transpose(1, 2))    # (B, h*w, dim)
+        return self.tokens(self.feature_map(images))
+
+    def tokens(self, features: torch.Tensor) -> torch.Tensor:
+        """Feature map (B, C, h, w) (from ``feature_map`` or a feature cache) -> (B, h*w, dim) tokens."""
+        return self.proj(features.to(self.proj.weight.dtype).flatten(2).transpose(1, 2))
+
+    def identity(self) -> str:
+        """What a feature cache is keyed by: the architecture, the stride, the resize and the weights."""
+        h = hashlib.sha1(f"lite0|{self.stride}|{self.input_size}".encode())
+        for name, t in sorted(self.backbone.state_dict().items()):
+            h.update(name.encode())
+            h.update(t.detach().cpu().float().numpy().tobytes()[:4096])  # a prefix suffices to tell weights apart
+        return h.hexdigest()[:16]
 
     def param_groups(self, weight_decay: float) -> list[dict]:
         """Backbone at ``lr_scale`` (nothing when frozen), projection at 1; decay only on dim >= 2."""
-        return (_decay_groups(self.backbone.parameters(), weight_decay, self.lr_scale)
-                + _decay_groups(self.proj.parameters(), weight_decay, 1.0))
-
-
-def _decay_groups(params, weight_decay: float, lr_scale: float) -> list[dict]:
-    """nanoGPT's rule, as ``core.policy.decay_groups``; kept here so ``nn`` needs nothing from ``core``."""
-    trainable = [p for p in params if p.requires_grad]
-    groups = [{"params": [p for p in trainable if p.dim() >= 2], "weight_decay": weight_decay, "lr_scale": lr_scale},
-              {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0, "lr_scale": lr_scale}]
-    return [g for g in groups if g["params"]]
+        return (decay_groups(self.backbone.named_parameters(), weight_decay, self.lr_scale)
+                + decay_groups(self.proj.named_parameters(), weight_decay, 1.0))

@@ -15,6 +15,7 @@ from vlaforge.nn.attention import (  # noqa: F401  (re-exported)
     KVCache,
     apply_rope,
     block_mask,
+    segment_ids,
     cache_causal_mask,
     causal_mask,
     padding_mask,

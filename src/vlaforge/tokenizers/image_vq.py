@@ -70,7 +70,7 @@ class ResBlock(nn.Module):
         return x + self.net(x)
 
 
-def _encoder(cfg: ImageVQConfig) -> nn.Sequential:
+def conv_encoder(cfg) -> nn.Sequential:
     layers: list[nn.Module] = []
     c_in = 3
     for c in cfg.channels:
@@ -80,7 +80,7 @@ def _encoder(cfg: ImageVQConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _decoder(cfg: ImageVQConfig) -> nn.Sequential:
+def conv_decoder(cfg) -> nn.Sequential:
     chans = list(cfg.channels)[::-1]
     layers: list[nn.Module] = [nn.Conv2d(cfg.latent_dim, chans[0], 3, padding=1), ResBlock(chans[0]), ResBlock(chans[0])]
     for c_in, c_out in zip(chans, chans[1:] + [chans[-1]]):
@@ -99,8 +99,8 @@ class ImageVQ(nn.Module):
         self.config = cfg = config or ImageVQConfig()
         if cfg.image_size % cfg.downsample:
             raise ValueError(f"image_size {cfg.image_size} is not divisible by the {cfg.downsample}x downsampling")
-        self.encoder = _encoder(cfg)
-        self.decoder = _decoder(cfg)
+        self.encoder = conv_encoder(cfg)
+        self.decoder = conv_decoder(cfg)
         self.quantizer = VectorQuantize(
             dim=cfg.latent_dim, codebook_size=cfg.codebook_size, codebook_dim=cfg.codebook_dim,
             use_cosine_sim=True, decay=cfg.ema_decay, commitment_weight=cfg.commitment_weight,

@@ -35,6 +35,11 @@ class DataConfig:
     """DataLoader worker processes (0 = load in the training process)."""
     use_cache: bool = True
     """Decode videos once into a frame cache next to the dataset."""
+    feature_cache: bool = True
+    """For a policy with frozen pretrained image encoders: encode every frame once into a feature
+    cache next to the dataset (``vlaforge.data.features``) and train on the cached features."""
+    feature_views: int = 3
+    """Augmented views per frame in the feature cache: the frame itself plus K-1 random shifts."""
     tasks: tuple[str, ...] = ()
     """Train on these tasks only (an instruction string or an episode's ``env`` name, e.g. push-v3);
     empty: every task. Normalization statistics still come from the whole dataset."""
@@ -58,6 +63,23 @@ class OptimConfig:
     """Max global grad norm (0 disables clipping)."""
     grad_accum: int = 1
     """Micro-batches per optimizer step."""
+
+
+@dataclass
+class DistConfig:
+    """Multi-process training under torchrun (``vlaforge.train.distributed``); ignored for one process."""
+
+    strategy: Literal["ddp", "fsdp2"] = "ddp"
+    """DDP (replicated weights) or FSDP2 (``fully_shard`` per block) for presets that do not fit one device."""
+    activation_checkpointing: bool = False
+    """Recompute each transformer block's activations in backward (saves memory, costs ~30% compute)."""
+    mixed_precision: bool = False
+    """FSDP2: bf16 parameters and compute, fp32 gradient reduction."""
+    data_placement: Literal["global", "lpt"] = "global"
+    """'global': every rank reads its slice of one global sample stream (mixture weights hold globally);
+    'lpt': whole datasets assigned to ranks, largest first to the least-loaded (InternVLA-A1's LPT)."""
+    find_unused_parameters: bool = True
+    """DDP: tolerate parameters that get no gradient in a step (frozen heads of other robots, stages)."""
 
 
 @dataclass
@@ -103,11 +125,15 @@ class TrainConfig(Generic[P]):
     eval_every: int | None = None
     """Closed-loop evaluation every N steps (None: never during training)."""
     eval: EvalConfig = field(default_factory=EvalConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
     log_every: int = 10
     out_dir: str = "runs/train"
     num_threads: int = 2
     """torch.set_num_threads; 2 is the sweet spot on a 2-core machine."""
     device: str = "cpu"
+    """'cpu' or 'cuda' (each torchrun rank takes its LOCAL_RANK's GPU)."""
+    compile: bool = False
+    """torch.compile the training forward (worth it on a GPU; compiling costs minutes on a CPU)."""
     resume: bool = False
     """Continue from the newest checkpoint in ``out_dir`` (a fresh start if there is none)."""
     progress: bool = True

@@ -64,13 +64,31 @@ class StreamSampler(Sampler[list[int]]):
             yield [next(stream) for _ in range(self.batch_size)]
 
 
-def make_loader(data: TrainData, batch_size: int, num_workers: int, seed: int, start: int) -> Iterator[dict]:
-    """An endless batch iterator beginning at sample ``start`` of the deterministic stream."""
+class RankSlice(Sampler[list[int]]):
+    """Rank ``rank``'s slice of every global batch: N ranks with batch b see what one process with
+    batch N x b sees, in the same order."""
+
+    def __init__(self, sampler: StreamSampler, rank: int, per_rank: int) -> None:
+        self.sampler, self.rank, self.per_rank = sampler, rank, per_rank
+
+    def __iter__(self) -> Iterator[list[int]]:
+        lo = self.rank * self.per_rank
+        for batch in self.sampler:
+            yield batch[lo:lo + self.per_rank]
+
+
+def make_loader(data: TrainData, batch_size: int, num_workers: int, seed: int, start: int, rank: int = 0,
+                world: int = 1, pin_memory: bool = False) -> Iterator[dict]:
+    """An endless batch iterator beginning at sample ``start`` of the deterministic (global) stream;
+    with ``world`` ranks, this rank's ``batch_size`` slice of each global batch."""
     ds = data.dataset
-    batches = StreamSampler(ds, batch_size, seed, start)
+    batches: Sampler = StreamSampler(ds, batch_size * world, seed, start)
+    if world > 1:
+        batches = RankSlice(batches, rank, batch_size)
     common = dict(num_workers=num_workers, persistent_workers=num_workers > 0, worker_init_fn=_worker_init,
+                  pin_memory=pin_memory,
                   prefetch_factor=4 if num_workers > 0 else None,
-                  generator=torch.Generator().manual_seed(seed + start))  # never the global RNG
+                  generator=torch.Generator().manual_seed(seed + start + 7919 * rank))  # never the global RNG
     if hasattr(ds, "get_batch"):  # vectorised fetch: ds[list_of_indices] is a collated batch
         loader = DataLoader(ds, batch_size=None, sampler=batches, collate_fn=_identity, **common)
     else:
@@ -106,12 +124,16 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def load_train_data(cfg, policy_cfg, stage=None) -> TrainData:
+def load_train_data(cfg, policy_cfg, stage=None, dist=None, placement: str = "global") -> TrainData:
     """Open the LeRobot datasets named in ``cfg`` (a ``DataConfig``) with the windows the policy's
     ``stage`` (a ``StageSpec``; default: its first) asks for; several roots become one weighted
-    ``MixtureDataset``. Action-free roots are refused for a stage that requires actions."""
+    ``MixtureDataset``. Action-free roots are refused for a stage that requires actions. With
+    ``placement='lpt'`` and several ranks (``dist``: a ``train.distributed.Dist``), this
+    rank opens only the datasets the load-balanced placement gives it; normalization statistics
+    still cover every dataset."""
     from vlaforge.core.embodiment import get_embodiment
     from vlaforge.data.dataset import LeRobotDataset, MixtureDataset
+    from vlaforge.data.lerobot import load_meta
     from vlaforge.data.stats import merge_norm_stats, norm_stats_for
 
     stage = stage or policy_cfg.stage()
@@ -121,22 +143,27 @@ def load_train_data(cfg, policy_cfg, stage=None) -> TrainData:
     if cfg.action_free_roots and stage.actions == "required":
         raise ConfigError(f"{policy_cfg.family} stage {stage.name!r} trains on actions only; drop "
                           f"data.action_free_roots {list(cfg.action_free_roots)} (action-free video cannot train it)")
-    roots = list(cfg.roots) + list(cfg.action_free_roots)
+    all_roots = list(cfg.roots) + list(cfg.action_free_roots)
+    metas = [load_meta(r) for r in all_roots]
+    weights_all = _mixture_weights(cfg, [m.total_frames for m in metas])
+    mine, placed = _placement(all_roots, metas, dist, placement == "lpt")
+    roots = [all_roots[i] for i in mine]
     datasets = [LeRobotDataset(r, n_obs_steps=stage.n_obs_steps, obs_stride=stage.obs_stride,
                                chunk_size=stage.chunk_size, cameras=tuple(policy_cfg.cameras),
                                future_offsets=stage.future_offsets, use_cache=cfg.use_cache,
                                episodes=_episode_subset(r, cfg.episodes_per_task, cfg.tasks))
                 for r in roots]
     _check_actions(stage, policy_cfg.family, datasets)
-    weights = _mixture_weights(cfg, datasets)
+    weights = None if weights_all is None else [weights_all[i] for i in mine]
     ds = datasets[0] if len(datasets) == 1 else MixtureDataset(datasets, weights)
-    stats = merge_norm_stats(*[norm_stats_for(d.meta) for d in datasets])
+    stats = merge_norm_stats(*[norm_stats_for(m) for m in metas])
     specs = [get_embodiment(name) for name in stats]
     info = {"roots": roots, "action_roots": [r for r, d in zip(roots, datasets) if d.meta.has_actions],
+            **placed,
             "sizes": [len(d) for d in datasets], "weights": weights, "stage": stage.name,
             "episodes": [d.meta.total_episodes for d in datasets], "fps": datasets[0].meta.fps,
             "episodes_per_task": cfg.episodes_per_task,
-            "tasks": sorted({t for d in datasets for t in d.meta.tasks})}
+            "tasks": sorted({t for m in metas for t in m.tasks})}
     return TrainData(ds, stats, specs, info=info)
 
 
@@ -173,11 +200,23 @@ def _episode_subset(root: str, per_task: int | None, tasks: tuple[str, ...] = ()
     return keep
 
 
-def _mixture_weights(cfg, datasets) -> list[float] | None:
+def _mixture_weights(cfg, sizes: list[int]) -> list[float] | None:
     """One weight per dataset; a side left unweighted gets weights proportional to its sizes."""
     if not (cfg.weights or cfg.action_free_weights):
         return None
     n = len(cfg.roots)
-    w = list(cfg.weights) or [float(len(d)) for d in datasets[:n]]
-    wf = list(cfg.action_free_weights) or [float(len(d)) for d in datasets[n:]]
+    w = list(cfg.weights) or [float(s) for s in sizes[:n]]
+    wf = list(cfg.action_free_weights) or [float(s) for s in sizes[n:]]
     return w + wf
+
+
+def _placement(roots: list[str], metas: list, dist, lpt: bool) -> tuple[list[int], dict]:
+    """Indices of the roots this rank opens, and what to record about the placement."""
+    if dist is None or not dist.enabled or not lpt:
+        return list(range(len(roots))), {"placement": "global"}
+    from vlaforge.train.lpt import assign
+
+    plan = assign([float(m.total_frames) for m in metas], dist.world)
+    mine = plan.ranks[dist.rank]
+    return mine, {"placement": "lpt", "lpt_rank_datasets": [len(r) for r in plan.ranks],
+                  "lpt_imbalance": round(plan.imbalance, 4), "opened": len(mine), "of": len(roots)}

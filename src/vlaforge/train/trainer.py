@@ -32,6 +32,8 @@ from safetensors.torch import load_model
 from vlaforge.core.atomic import atomic_symlink, write_json
 from vlaforge.core.checkpoint import CheckpointError, check_checkpoint, load_train_state, save_checkpoint
 from vlaforge.core.normalize import Normalizer
+from vlaforge.core.errors import ConfigError
+from vlaforge.train import distributed
 from vlaforge.train.config import TrainConfig
 from vlaforge.train.data import TrainData, load_train_data, make_loader
 from vlaforge.train.ema import EMA
@@ -68,17 +70,23 @@ class Trainer:
         self.budget: dict[str, Any] = {}
         self.setup_seconds = 0.0
         self._stop_reason: str | None = None
+        self.dist = distributed.Dist()  # fit() replaces these from torchrun's environment
+        self.device = cfg.device
 
     # ---- public -------------------------------------------------------------
     def fit(self) -> TrainResult:
         cfg = self.cfg
         t_setup = time.perf_counter()
+        self.dist = distributed.setup(cfg.device)
+        self.device = distributed.device_for(cfg.device, self.dist)
         _seed_everything(cfg.seed)
         torch.set_num_threads(cfg.num_threads)
         self.out.mkdir(parents=True, exist_ok=True)
         resume_from = latest_checkpoint(self.out, strict=True) if cfg.resume else None
         self._build(resume_from)
-        write_json(self.out / "config.json", {**cfg.to_dict(), "data_info": self.data.info})
+        if self.dist.main:
+            write_json(self.out / "config.json", {**cfg.to_dict(), "data_info": self.data.info,
+                                                  "world_size": self.dist.world})
         if self._done():
             print(f"[train] {self.out} already finished at step {self.step}; nothing to do")
             return self._finish(save=False)
@@ -95,18 +103,30 @@ class Trainer:
         cfg = self.cfg
         spec = cfg.policy.stage(cfg.stage)  # the first stage when none is named
         self.stage = spec.name
-        self.data = self.data or load_train_data(cfg.data, cfg.policy, spec)
+        self._check_dist()
+        self.data = self.data or load_train_data(cfg.data, cfg.policy, spec, self.dist, cfg.dist.data_placement)
         normalizer = Normalizer(self.data.norm_stats, self.data.embodiments, cfg.policy.norm_mode)
         self.model = cfg.policy.create(normalizer, list(self.data.embodiments))
         if hasattr(self.model, "set_stage"):
             self.model.set_stage(self.stage)
-        self.model.to(cfg.device).train()
+        self.model.to(self.device).train()
         if cfg.init_from and resume_from is None:
             _init_weights(self.model, Path(cfg.init_from))
-        if resume_from is not None and hasattr(self.model, "load_assets"):
-            self.model.load_assets(resume_from / "assets")  # e.g. the FAST tokenizer fitted before the kill
+        state = self._check_resumable(resume_from) if resume_from is not None else None
+        if resume_from is not None:  # weights first: before any sharding
+            _load_weights(self.model, resume_from, state.get("live_params"))
+            if hasattr(self.model, "load_assets"):
+                self.model.load_assets(resume_from / "assets")  # e.g. the FAST tokenizer fitted before the kill
         if hasattr(self.model, "prepare"):
             self.model.prepare(self.data)
+        self._attach_feature_caches()
+        d = cfg.dist
+        self.forward_model = distributed.wrap(self.model, self.dist, d.strategy, d.activation_checkpointing,
+                                              d.mixed_precision, d.find_unused_parameters)
+        if cfg.compile:
+            self.forward_model = torch.compile(self.forward_model)
+        if self.dist.enabled:
+            _seed_everything(cfg.seed + 1000 * self.dist.rank)  # same init everywhere, own noise per rank
         self.optimizer = build_optimizer(self.model, cfg.optim)
         total = cfg.steps or 10**9  # a time budget fixes the real length after calibration
         self.scheduler, self.schedule = build_scheduler(self.optimizer, cfg.optim, total)
@@ -115,11 +135,39 @@ class Trainer:
         if cfg.time_budget_minutes is not None:
             self.budget = {"time_budget_s": cfg.time_budget_minutes * 60.0, "calibrated": False}
         if resume_from is not None:
-            self._restore(resume_from)
+            self._restore(resume_from, state)
         self.n_params = sum(p.numel() for p in self.model.parameters())
         self.n_trainable = sum(p.numel() for g in self.optimizer.param_groups for p in g["params"])
 
-    def _restore(self, path: Path) -> None:
+    def _attach_feature_caches(self) -> None:
+        """Frozen pretrained encoders cost nothing per step: their features come from a cache."""
+        encoders = self.model.frozen_image_encoders() if hasattr(self.model, "frozen_image_encoders") else {}
+        if not (encoders and self.cfg.data.feature_cache):
+            return
+        from vlaforge.data.features import load_feature_cache
+
+        members = getattr(self.data.dataset, "datasets", [self.data.dataset])
+        for ds in members:
+            if not hasattr(ds, "set_features"):
+                continue
+            t0 = time.perf_counter()
+            feats = load_feature_cache(ds.root, ds.frames(), {k: e for k, e in encoders.items() if k in ds.camera_keys},
+                                       views=self.cfg.data.feature_views, shift_pad=_shift_pad(encoders),
+                                       progress=self.cfg.progress)
+            ds.set_features(feats)
+            self.data.info.setdefault("feature_cache_s", []).append(round(time.perf_counter() - t0, 1))
+
+    def _check_dist(self) -> None:
+        cfg = self.cfg
+        if self.dist.enabled and cfg.dist.strategy == "fsdp2":
+            if cfg.ema_decay:
+                raise ConfigError("dist.strategy=fsdp2 does not keep an EMA of sharded weights yet; drop --ema-decay "
+                                  "or use dist.strategy=ddp")
+            if cfg.eval_every:
+                raise ConfigError("periodic evaluation needs every rank under fsdp2; drop --eval-every and "
+                                  "evaluate the checkpoint afterwards (`vlaforge eval`)")
+
+    def _check_resumable(self, path: Path) -> dict:
         state = load_train_state(path)
         if state.get("stage") != self.stage:
             raise CheckpointError(f"{path} was saved in stage {state.get('stage')!r}, this run trains "
@@ -127,8 +175,16 @@ class Trainer:
         if state["samples_per_step"] != self.cfg.samples_per_step:
             raise CheckpointError(f"{path} was trained with {state['samples_per_step']} samples/step, this run "
                                   f"uses {self.cfg.samples_per_step}; keep data.batch_size and optim.grad_accum")
-        _load_weights(self.model, path, state.get("live_params"))
-        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("world_size", 1) != self.dist.world:
+            raise CheckpointError(f"{path} was trained by {state.get('world_size', 1)} process(es), this run has "
+                                  f"{self.dist.world}; resume with the same --nproc-per-node")
+        return state
+
+    def _restore(self, path: Path, state: dict) -> None:
+        if state.get("optimizer") is None and (path / "optim_dcp").is_dir():
+            distributed.load_sharded_optimizer(self.model, self.optimizer, path / "optim_dcp")
+        else:
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
@@ -138,35 +194,44 @@ class Trainer:
             self.budget = {**saved, "time_budget_s": self.budget["time_budget_s"]} if saved else self.budget
         if self.cfg.steps is not None:
             self.schedule.total = min(self.schedule.total, self.cfg.steps) if self.budget else self.cfg.steps
-        _set_rng_state(state["rng"])
+        rng = state["rng"]
+        _set_rng_state(rng[self.dist.rank] if isinstance(rng, list) else rng)
         print(f"[train] resumed from {path} at step {self.step} ({self.train_seconds:.0f}s trained)")
 
     # ---- loop ---------------------------------------------------------------
     def _loop(self, t_setup: float) -> None:
         cfg = self.cfg
-        it = make_loader(self.data, cfg.data.batch_size, cfg.data.num_workers, cfg.seed,
-                         start=self.step * cfg.samples_per_step)
+        world = self.dist.world if self.data.info.get("placement") != "lpt" else 1  # lpt: each rank its own data
+        seed = cfg.seed if world > 1 or not self.dist.enabled else cfg.seed + self.dist.rank
+        it = make_loader(self.data, cfg.data.batch_size, cfg.data.num_workers, seed,
+                         start=self.step * cfg.samples_per_step * world, rank=self.dist.rank if world > 1 else 0,
+                         world=world, pin_memory=str(self.device).startswith("cuda"))
         it = self._warm_up(it)
         self.setup_seconds = time.perf_counter() - t_setup  # data/cache/model set-up: outside the budget
-        self.logger = MetricsLogger(self.out, cfg.tensorboard, start_step=self.step)
+        main = self.dist.main
+        self.logger = MetricsLogger(self.out, cfg.tensorboard, start_step=self.step) if main else _NullLogger()
         total = cfg.steps if not self.budget else (self.schedule.total if self.budget.get("calibrated") else None)
-        self.progress = Progress(total, self.step, cfg.progress, desc=f"train {self.stage}")
+        self.progress = Progress(total, self.step, cfg.progress and main, desc=f"train {self.stage}")
         self._print_header()
         session_start, self._last_saved = self.step, -1
         window = _Window()
         t_origin, eval_s = time.perf_counter() - self.train_seconds, 0.0
         try:
-            while not self._done():
+            while not distributed.any_true(self._done(), self.dist):
                 t0 = time.perf_counter()
                 metrics = self._train_step(it)
-                window.add(metrics, time.perf_counter() - t0, cfg.samples_per_step)
+                window.add(metrics, time.perf_counter() - t0, cfg.samples_per_step * self.dist.world)
                 self.train_seconds = time.perf_counter() - t_origin - eval_s
                 self._calibrate(session_start, window)
+                if self.dist.enabled:  # every rank follows rank 0's schedule length
+                    self.schedule.total = distributed.broadcast_int(self.schedule.total, self.dist)
                 self.progress.update(metrics["loss"], window.rate())
                 if self.step % cfg.log_every == 0:
                     self.logger.log(self.step, {**window.flush(), "elapsed_s": self.train_seconds})
                 for cb in self.callbacks:
                     cb(self, metrics)
+                if distributed.any_true(self._stop_reason is not None, self.dist) and self._stop_reason is None:
+                    self._stop_reason = "another rank stopped"
                 if self.step % cfg.save_every == 0 or self._stop_reason:
                     self.save()
                 if cfg.eval_every and self.step % cfg.eval_every == 0:
@@ -190,7 +255,7 @@ class Trainer:
         with _rng_preserved(), torch.no_grad(), self._autocast():
             self.model.eval()
             try:
-                self.model(_to_device(first, self.cfg.device))
+                self.forward_model(_to_device(first, self.device))
             finally:
                 self.model.train()
         return itertools.chain([first], it)
@@ -202,9 +267,9 @@ class Trainer:
         accum = cfg.optim.grad_accum
         loss_sum, logs_sum = 0.0, {}
         for _ in range(accum):
-            batch = _to_device(next(it), cfg.device)
+            batch = _to_device(next(it), self.device)
             with self._autocast():
-                loss, logs = model(batch)
+                loss, logs = self.forward_model(batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss.item()} at step {self.step}; lower optim.lr, "
                                          "check the data's norm stats, or try --precision fp32")
@@ -219,7 +284,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(model)
         self.step += 1
-        return {"loss": loss_sum, "grad_norm": grad_norm, "lr": self._lr(), **logs_sum}
+        return {**logs_sum, "loss": distributed.mean(loss_sum, self.dist), "grad_norm": grad_norm, "lr": self._lr()}
 
     def _clip(self) -> float:
         params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
@@ -237,7 +302,7 @@ class Trainer:
     def _autocast(self):
         if self.cfg.precision == "fp32":
             return contextlib.nullcontext()
-        return torch.autocast(device_type=torch.device(self.cfg.device).type, dtype=torch.bfloat16)
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
 
     def _done(self) -> bool:
         if self.cfg.steps is not None and self.step >= self.cfg.steps:
@@ -285,21 +350,33 @@ class Trainer:
         if self._last_saved == self.step:
             return self.out / "checkpoints" / f"step_{self.step:06d}"
         path = self.out / "checkpoints" / f"step_{self.step:06d}"
-        state = self._train_state()
-        with self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext():
-            save_checkpoint(path, self.model, self.cfg.to_dict(), state, tasks=self.data.info.get("tasks"))
-        _point_last(path)
-        _prune(self.out / "checkpoints", self.cfg.keep_checkpoints)
+        sharded = distributed.is_sharded(self.model)
+        state = self._train_state(sharded)  # gathers every rank's RNG state: a collective
+        extra, weights = {}, None
+        if sharded:  # collectives: every rank takes part, rank 0 writes
+            weights = distributed.full_state_dict(self.model)
+            extra["optim_dcp"] = self.out / "checkpoints" / f".optim_dcp_step_{self.step:06d}"
+            distributed.save_sharded_optimizer(self.model, self.optimizer, extra["optim_dcp"])
+        if self.dist.main:
+            with self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext():
+                save_checkpoint(path, self.model, self.cfg.to_dict(), state, tasks=self.data.info.get("tasks"),
+                                weights=weights, extra_dirs=extra)
+            _point_last(path)
+            _prune(self.out / "checkpoints", self.cfg.keep_checkpoints)
+        distributed.barrier(self.dist)
         self._last_saved = self.step
         return path
 
-    def _train_state(self) -> dict[str, Any]:
+    def _train_state(self, sharded: bool = False) -> dict[str, Any]:
         live = None
         if self.ema is not None:  # model.safetensors will hold the EMA weights; keep the live ones here
             live = {n: p.detach().clone() for n, p in self.model.named_parameters() if n in self.ema.shadow}
-        return {"step": self.step, "stage": self.stage, "optimizer": self.optimizer.state_dict(),
+        rng = distributed.gather(_get_rng_state(), self.dist)
+        return {"step": self.step, "stage": self.stage, "world_size": self.dist.world,
+                "optimizer": None if sharded else self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
-                "live_params": live, "rng": _get_rng_state(), "train_seconds": self.train_seconds,
+                "live_params": live, "rng": rng if self.dist.enabled else rng[0],
+                "train_seconds": self.train_seconds,
                 "samples_consumed": self.step * self.cfg.samples_per_step,
                 "samples_per_step": self.cfg.samples_per_step, "seed": self.cfg.seed, "budget": self.budget}
 
@@ -325,9 +402,10 @@ class Trainer:
         interrupted = self._stop_reason is not None and not self._done()
         ckpt = self.save() if save else last_checkpoint(self.out)
         curve = plot_loss_curve(self.out / "metrics.jsonl", self.out / "loss_curve.png",
-                                title=f"{self.cfg.policy.family} {self.stage} loss")
+                                title=f"{self.cfg.policy.family} {self.stage} loss") if self.dist.main else None
         summary = self._summary(ckpt, interrupted)
-        write_json(self.out / "train_summary.json", summary)
+        if self.dist.main:
+            write_json(self.out / "train_summary.json", summary)
         if interrupted:
             print(f"[train] stopped ({self._stop_reason}) at step {self.step}; checkpoint {ckpt}. "
                   f"Continue with the same command plus --resume")
@@ -341,7 +419,8 @@ class Trainer:
         return {"family": self.cfg.policy.family, "stage": self.stage, "steps": self.step,
                 "train_seconds": round(self.train_seconds, 1),
                 "setup_seconds": round(self.setup_seconds, 1), "samples_per_step": self.cfg.samples_per_step,
-                "samples_per_s": round(self.step * self.cfg.samples_per_step / max(self.train_seconds, 1e-9), 1),
+                "samples_per_s": round(self.step * self.cfg.samples_per_step * self.dist.world
+                                       / max(self.train_seconds, 1e-9), 1), "world_size": self.dist.world,
                 "final_loss": rows[-1]["loss"] if rows else None, "checkpoint": str(ckpt),
                 "interrupted": interrupted, "budget": self.budget, "n_params": self.n_params,
                 "n_trainable": self.n_trainable, "precision": self.cfg.precision, "seed": self.cfg.seed}
@@ -373,6 +452,16 @@ class Trainer:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
+
+
+class _NullLogger:
+    """Ranks other than 0 log nothing (rank 0 logs the all-reduced loss)."""
+
+    def log(self, step: int, metrics: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class _Window:
@@ -476,6 +565,10 @@ def _init_weights(model: torch.nn.Module, path: Path) -> None:
     print(f"[train] initialised from {path}: {n_total - len(missing)}/{n_total} tensors loaded"
           + (f", {len(missing)} fresh (e.g. {sorted(missing)[:3]})" if missing else "")
           + (f", {len(unexpected)} ignored (e.g. {sorted(unexpected)[:3]})" if unexpected else ""))
+
+
+def _shift_pad(encoders: dict) -> int:
+    return max((int(getattr(e, "shift_pad", 0)) for e in encoders.values()), default=0)
 
 
 # ---- RNG and device helpers ------------------------------------------------------

@@ -13,10 +13,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+from einops import rearrange
 from torch import nn
 
 from vlaforge.core.embodiment import EmbodimentSpec
-from vlaforge.core.keys import ACTION, ACTION_IS_PAD, EMBODIMENT, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK
+from vlaforge.core.keys import (
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK,
+)
 from vlaforge.core.normalize import Normalizer
 from vlaforge.core.policy import Batch, Policy, decay_groups
 from vlaforge.core.validate import select_rows
@@ -54,6 +57,10 @@ class BCPolicy(Policy):
         rest = [(n, p) for n, p in self.named_parameters() if not n.startswith("encoders.")]
         return [g for g in groups if g["params"]] + decay_groups(rest, weight_decay)
 
+    def frozen_image_encoders(self) -> dict[str, nn.Module]:
+        return {IMAGE_PREFIX + cam: enc for enc, cam in zip(self.encoders, self.config.cameras)
+                if getattr(enc, "freeze", False) and hasattr(enc, "tokens")}
+
     # ---- network --------------------------------------------------------------------
     def _features(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, F) head input and (B,) normalizer rows."""
@@ -62,9 +69,12 @@ class BCPolicy(Policy):
         row = self.normalizer.index(batch[EMBODIMENT], B)
         feats = []
         for enc, cam in zip(self.encoders, c.cameras):
-            x = batch[IMAGE_PREFIX + cam]  # (B, To, 3, H, W)
-            tok = enc(x.flatten(0, 1))  # (B*To, N, token_dim)
-            feats.append(tok.reshape(B, -1))  # (B, To * N * token_dim)
+            cached = batch.get(FEATURE_PREFIX + cam)  # (B, To, C, h, w) from the feature cache, when training
+            if cached is not None:
+                tok = enc.tokens(rearrange(cached, "b t c h w -> (b t) c h w"))  # (B*To, N, token_dim)
+            else:
+                tok = enc(rearrange(batch[IMAGE_PREFIX + cam], "b t c h w -> (b t) c h w"))
+            feats.append(rearrange(tok, "(b t) n d -> b (t n d)", b=B))  # (B, To * N * token_dim)
         feats.append(self.text_proj(self.text(batch[TASK], device=feats[0].device)).to(feats[0].dtype))
         if c.use_state:
             state = self.normalizer.normalize(STATE, batch[STATE], row)  # (B, To, MAX_DIM)

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 
 from vlaforge.core.config import PolicyConfig
 from vlaforge.core.registry import register_family
+from vlaforge.nn.encoders import ImageEncoderConfig
 
 # Each preset lists every field it sets; anything else keeps the dataclass default.
 _PRESETS: dict[str, dict] = {
@@ -66,9 +67,13 @@ class XVLAConfig(PolicyConfig):
     next free id when the policy is built, and the filled map is saved with the checkpoint."""
 
     # ---- vision-language encoder ----
-    vl_encoder: Literal["conv", "patch", "florence2"] = "conv"
-    """From-scratch encoder when ``backbone_path`` is None: 'conv' (small conv stem per camera),
-    'patch' (ViT patchify), 'florence2' (Florence-2-large architecture, random init)."""
+    vl_encoder: Literal["conv", "patch", "pretrained", "florence2"] = "conv"
+    """Encoder when ``backbone_path`` is None: 'conv' (small from-scratch conv stem per camera),
+    'patch' (ViT patchify), 'pretrained' (``image_encoder`` per camera: ImageNet EfficientNet-Lite0,
+    frozen with a feature cache or fine-tuned), 'florence2' (Florence-2-large architecture, random init)."""
+    image_encoder: ImageEncoderConfig = field(
+        default_factory=lambda: ImageEncoderConfig(kind="efficientnet_lite0", freeze=True, stride=16, shift_pad=4))
+    """With vl_encoder='pretrained': the per-camera encoder (``freeze=False`` fine-tunes at ``lr_scale``)."""
     backbone_path: str | None = None
     """Local directory of a saved Hugging Face model (see vlaforge.nn.hf_backbone); replaces vl_encoder."""
     freeze_backbone: bool = False

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK,
 )
 from vlaforge.core.errors import ConfigError
 from vlaforge.core.policy import Batch, Policy, decay_groups, freeze_module
@@ -83,6 +83,8 @@ class ConvVL(nn.Module):
         def stem() -> nn.Module:
             if cfg.vl_encoder == "patch":
                 return PatchStem(cfg.width, cfg.patch_size, shift_pad=cfg.shift_pad)
+            if cfg.vl_encoder == "pretrained":
+                return cfg.image_encoder.create(cfg.width)
             return ConvStem(cfg.width, cfg.stem_channels, cfg.convs_per_stage, shift_pad=cfg.shift_pad)
         self.stems = nn.ModuleList(stem() for _ in cfg.cameras)
         self.text_proj = nn.Linear(text_dim, cfg.width)
@@ -95,7 +97,8 @@ class ConvVL(nn.Module):
 
     def forward(self, views: list[torch.Tensor], texts: list[str], text_encoder) -> tuple[torch.Tensor, torch.Tensor]:
         B = views[0].shape[0]
-        feats = [stem(v.flatten(0, 1)).view(B, -1, self.vl_dim)  # (B, To * n, W)
+        feats = [(stem.tokens(v.flatten(0, 1)) if v.is_floating_point() and v.dim() == 5 and v.shape[2] != 3
+                  else stem(v.flatten(0, 1))).view(B, -1, self.vl_dim)  # (B, To * n, W); cached features or pixels
                  for stem, v in zip(self.stems, views)]
         text = self.text_proj(text_encoder(texts, device=views[0].device)).unsqueeze(1)  # (B, 1, W)
         vl = torch.cat([text.to(feats[0].dtype), feats[0]], dim=1)
@@ -161,7 +164,7 @@ def build_vl_encoder(cfg: XVLAConfig, text_dim: int) -> nn.Module:
         return BackboneVL(HFBackbone.from_pretrained(cfg.backbone_path), cfg, text_dim)
     if cfg.vl_encoder == "florence2":
         return BackboneVL(HFBackbone.from_config(florence2_large_config(), cfg.image_size), cfg, text_dim)
-    if cfg.vl_encoder in ("conv", "patch"):
+    if cfg.vl_encoder in ("conv", "patch", "pretrained"):
         return ConvVL(cfg, text_dim)
     raise ValueError(f"xvla vl_encoder {cfg.vl_encoder!r}: use 'conv', 'patch' or 'florence2' "
                      "(or set backbone_path to a local Hugging Face model directory)")
@@ -210,6 +213,12 @@ class XVLAPolicy(Policy):
         for name, t in tables.items():
             self.register_buffer(f"_{name}", t, persistent=False)
 
+    def frozen_image_encoders(self) -> dict[str, nn.Module]:
+        if not isinstance(self.vl, ConvVL):
+            return {}
+        return {IMAGE_PREFIX + cam: s for s, cam in zip(self.vl.stems, self.config.cameras)
+                if getattr(s, "freeze", False) and hasattr(s, "tokens")}
+
     def _check_seq_len(self) -> None:
         if isinstance(self.vl, ConvVL):
             n = self.config.chunk_size + self.vl.num_tokens(len(self.config.cameras))
@@ -221,10 +230,13 @@ class XVLAPolicy(Policy):
     def param_groups(self, weight_decay: float) -> list[dict]:
         """Three lr groups: VLM (``vlm_lr_scale``), soft prompts (``soft_prompt_lr_scale``), the rest (1)."""
         named = list(self.named_parameters())
-        vl = [(n, p) for n, p in named if n.startswith("vl.")]
+        is_pretrained = lambda n: n.startswith("vl.stems.") and ".backbone." in n  # noqa: E731  (EfficientNet)
+        pretrained = [(n, p) for n, p in named if is_pretrained(n)]
+        vl = [(n, p) for n, p in named if n.startswith("vl.") and not is_pretrained(n)]
         soft = [(n, p) for n, p in named if n.startswith("soft_prompts.")]
         rest = [(n, p) for n, p in named if not n.startswith(("vl.", "soft_prompts."))]
-        return (decay_groups(vl, weight_decay, self.config.vlm_lr_scale)
+        return (decay_groups(pretrained, weight_decay, self.config.image_encoder.lr_scale)
+                + decay_groups(vl, weight_decay, self.config.vlm_lr_scale)
                 + decay_groups(soft, weight_decay, self.config.soft_prompt_lr_scale)
                 + decay_groups(rest, weight_decay, 1.0))
 
@@ -292,7 +304,8 @@ class XVLAPolicy(Policy):
         """Images + instruction + state -> the denoiser's context (computed once per observation)."""
         B = batch[STATE].shape[0]
         row = self.normalizer.index(batch[EMBODIMENT], B)
-        views = [batch[IMAGE_PREFIX + cam] for cam in self.config.cameras]  # each (B, To, 3, H, W)
+        views = [batch.get(FEATURE_PREFIX + cam, batch.get(IMAGE_PREFIX + cam))  # (B, To, 3, H, W) or cached
+                 for cam in self.config.cameras]                                  # features (B, To, C, h, w)
         vl, aux = self.vl(views, list(batch[TASK]), self.text)
         visual = torch.cat([self.vlm_proj(vl), self.aux_proj(aux)], dim=1)  # (B, Nv, W)
         state = self.normalizer.normalize(STATE, batch[STATE], row)  # (B, To, MAX_DIM)

@@ -33,3 +33,25 @@ def xvla_demo() -> TrainConfig:
     cfg.save_every = 500
     cfg.out_dir = "runs/demo/train"
     return cfg
+
+
+@register_recipe("xvla_effnet_frozen_mt10")
+def xvla_effnet_frozen_mt10() -> TrainConfig:
+    """X-VLA tiny with the frozen ImageNet EfficientNet-Lite0 per camera (stride-16 features, feature cache)."""
+    cfg = xvla_tiny_mt10()
+    cfg.policy.vl_encoder = "pretrained"
+    cfg.out_dir = "runs/xvla_effnet_frozen_mt10"
+    return cfg
+
+
+@register_recipe("xvla_effnet_finetune_mt10")
+def xvla_effnet_finetune_mt10() -> TrainConfig:
+    """X-VLA tiny with EfficientNet-Lite0 fine-tuned at 0.1x the learning rate (no feature cache)."""
+    from vlaforge.nn.encoders import ImageEncoderConfig
+
+    cfg = xvla_tiny_mt10()
+    cfg.policy.vl_encoder = "pretrained"
+    cfg.policy.image_encoder = ImageEncoderConfig(kind="efficientnet_lite0", freeze=False, lr_scale=0.1, stride=16,
+                                                  shift_pad=4)
+    cfg.out_dir = "runs/xvla_effnet_finetune_mt10"
+    return cfg

@@ -1,0 +1,142 @@
+"""Where X-VLA tiny's time goes, and what each speed change buys (issue 15, section 2).
+
+    python benchmarks/profile_xvla.py                 # profile + variants, ~5 min on 2 cores
+    python benchmarks/profile_xvla.py --quick         # fewer repetitions
+
+1. torch.profiler summaries (top ops by self CPU time) of one training step (batch 32, bf16
+   autocast) and one ``predict_action_chunk`` at batch 1.
+2. Training samples/s and batch-1 chunk latency for variants that change one thing:
+   precision, denoising steps, inference mode, torch.compile, tokens per view.
+   Each variant's chunk is compared with the default's on the same noise (max abs difference).
+Writes benchmarks/results/profile_xvla.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from vlaforge.core.normalize import Normalizer
+from vlaforge.embodiments import get_embodiment
+from vlaforge.models.xvla import XVLAConfig
+from vlaforge.testing import fake_batch, fake_stats, observation
+
+SPECS = [get_embodiment("metaworld_sawyer")]
+
+
+def build(seed: int = 0, **kw):
+    torch.manual_seed(seed)
+    cfg = XVLAConfig.from_preset("tiny", text_encoder="minilm", **kw)
+    return cfg.create(Normalizer(fake_stats(SPECS), SPECS, cfg.norm_mode), SPECS)
+
+
+def autocast(bf16: bool):
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def train_rate(policy, batch_size: int, bf16: bool, steps: int) -> float:
+    policy.train()
+    opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], 1e-4)
+    b = fake_batch(policy.config, SPECS, batch_size, seed=1)
+    times = []
+    for i in range(steps + 2):
+        t0 = time.perf_counter()
+        with autocast(bf16):
+            loss, _ = policy(b)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - t0)
+    return batch_size / statistics.median(times[2:])
+
+
+def chunk_ms(policy, bf16: bool, reps: int, inference_mode: bool = False) -> tuple[float, torch.Tensor]:
+    policy.eval()
+    obs = observation(fake_batch(policy.config, SPECS, 1, seed=2))
+    ctx = torch.inference_mode() if inference_mode else torch.no_grad()
+    times, out = [], None
+    with ctx:
+        for i in range(reps + 3):
+            t0 = time.perf_counter()
+            with autocast(bf16):
+                out = policy.predict_action_chunk(obs, generator=torch.Generator().manual_seed(0))
+            times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times[3:]), out
+
+
+def profile_table(fn, rows: int = 12) -> str:
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default="benchmarks/results/profile_xvla.json")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    steps, reps = (4, 10) if a.quick else (10, 30)
+    res: dict = {"command": f"python benchmarks/profile_xvla.py{' --quick' if a.quick else ''}",
+                 "date": time.strftime("%Y-%m-%d %H:%M"), "threads": a.threads,
+                 "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU"}
+
+    pol = build()
+    b = fake_batch(pol.config, SPECS, 32, seed=1)
+
+    def train_step():
+        pol.train()
+        with autocast(True):
+            loss, _ = pol(b)
+        loss.backward()
+        pol.zero_grad(set_to_none=True)
+
+    obs = observation(fake_batch(pol.config, SPECS, 1, seed=2))
+
+    def chunk():
+        pol.eval()
+        with torch.no_grad(), autocast(True):
+            pol.predict_action_chunk(obs, generator=torch.Generator().manual_seed(0))
+
+    res["profile_train_step_bf16_b32"] = profile_table(train_step)
+    res["profile_chunk_bf16_b1"] = profile_table(chunk)
+    print(res["profile_train_step_bf16_b32"])
+    print(res["profile_chunk_bf16_b1"])
+
+    ref_ms, ref = chunk_ms(build(), True, reps)
+    variants = {
+        "default (bf16, 10 steps)": dict(),
+        "fp32": dict(bf16=False),
+        "bf16, inference_mode": dict(inference_mode=True),
+        "bf16, 5 denoising steps": dict(cfg=dict(num_inference_steps=5)),
+        "bf16, 3 denoising steps": dict(cfg=dict(num_inference_steps=3)),
+        "fp32, 3 denoising steps": dict(bf16=False, cfg=dict(num_inference_steps=3)),
+        "bf16, 4 tokens per view (5 stem stages)": dict(cfg=dict(stem_channels=(32, 64, 128, 256, 256))),
+    }
+    rows = {}
+    for name, v in variants.items():
+        p = build(**v.get("cfg", {}))
+        ms, out = chunk_ms(p, v.get("bf16", True), reps, v.get("inference_mode", False))
+        same_net = "stem_channels" not in v.get("cfg", {})
+        rows[name] = {"chunk_ms": round(ms, 2), "train_samples_per_s": round(train_rate(p, 64, v.get("bf16", True), steps), 1),
+                      "max_abs_diff_vs_default": float((out - ref).abs().max()) if same_net else None}
+        print(f"{name:<42} chunk {ms:6.1f} ms   train {rows[name]['train_samples_per_s']:6.1f} samples/s   "
+              f"diff {rows[name]['max_abs_diff_vs_default']}", flush=True)
+    res["variants"] = rows
+    res["reference_chunk_ms"] = round(ref_ms, 2)
+    Path(a.out).write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
