@@ -45,7 +45,7 @@ SCRIPT = textwrap.dedent('''
     family, batch, steps, threads, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     policy = get_family(family).from_preset("tiny", text_encoder="hash")
     cfg = TrainConfig(policy=policy, data=DataConfig(batch_size=batch), optim=OptimConfig(warmup_steps=1), steps=steps,
-                      precision="bf16", out_dir=out, progress=False, tensorboard=False, num_threads=threads,
+                      precision="auto", out_dir=out, progress=False, tensorboard=False, num_threads=threads,
                       save_every=10**6, log_every=10**6)
     r = Trainer(cfg, fake_train_data(policy, n=256)).fit()
     print(json.dumps(r.summary))

@@ -9,7 +9,7 @@ evaluation uses 10,000+): `vlaforge collect metaworld --tasks mt10 --episodes-pe
 - autoencoder: reconstruction PSNR of held-out frames;
 - foresight: latent MSE and decoded PSNR of the predicted frame t+m against the true one, with the
   copy-the-current-frame baseline (latent of t, frame t), and an image grid current / true / predicted;
-- chunk latency at batch 1, with and without the prefix cache (median of 30, 2 threads, bf16).
+- chunk latency at batch 1, with and without the prefix cache (median of 30, 2 threads, the precision 'auto' picks).
 Writes benchmarks/results/internvla_a1/foresight.json and foresight_grid.png.
 """
 
@@ -28,6 +28,9 @@ from vlaforge.core.checkpoint import load_policy
 from vlaforge.core.keys import FUTURE_PREFIX, IMAGE_PREFIX
 from vlaforge.data.dataset import LeRobotDataset
 from vlaforge.tokenizers.image_vq import psnr
+from vlaforge.train.trainer import resolve_precision
+
+BF16 = resolve_precision("auto") == "bf16"  # bf16 only where the CPU has native bf16 matmuls
 
 
 def foresight(policy, root: str, samples: int, out: Path) -> dict:
@@ -91,7 +94,7 @@ def latency(policy, reps: int = 30) -> dict:
         times = []
         for i in range(reps + 3):
             t0 = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16):
                 policy.predict_action_chunk(obs, generator=torch.Generator().manual_seed(i), use_cache=cache)
             times.append(time.perf_counter() - t0)
         out["cached_ms" if cache else "uncached_ms"] = round(1000 * statistics.median(times[3:]), 2)

@@ -66,20 +66,24 @@ def train_config(a: Args, tag: str):
 
 
 def chunk_latency_ms(checkpoint: Path, reps: int = 30) -> float:
-    """Median batch-1 ``predict_action_chunk`` time on fake observations, 2 threads."""
+    """Median batch-1 ``predict_action_chunk`` time on fake observations, 2 threads, the precision
+    ``auto`` picks for this CPU."""
     import torch
 
     from vlaforge.core.checkpoint import load_policy
     from vlaforge.testing import fake_batch, observation
 
+    from vlaforge.train.trainer import resolve_precision
+
     torch.set_num_threads(2)
+    bf16 = resolve_precision("auto") == "bf16"
     policy = load_policy(checkpoint)
     specs = list(policy.embodiments.values())
     obs = observation(fake_batch(policy.config, specs, 1))
     times = []
     for i in range(reps + 3):
         t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             policy.predict_action_chunk(obs, generator=torch.Generator().manual_seed(i))
         times.append(time.perf_counter() - t0)
     return round(1000 * statistics.median(times[3:]), 2)

@@ -27,6 +27,9 @@ from vlaforge.core.normalize import Normalizer
 from vlaforge.embodiments import get_embodiment
 from vlaforge.models.xvla import XVLAConfig
 from vlaforge.testing import fake_batch, fake_stats, observation
+from vlaforge.train.trainer import resolve_precision
+
+BF16 = resolve_precision("auto") == "bf16"  # what the trainer's precision='auto' uses on this CPU
 
 SPECS = [get_embodiment("metaworld_sawyer")]
 
@@ -88,7 +91,8 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     steps, reps = (4, 10) if a.quick else (10, 30)
-    res: dict = {"command": f"python benchmarks/profile_xvla.py{' --quick' if a.quick else ''}",
+    res: dict = {"precision_auto": "bf16" if BF16 else "fp32", "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                 "command": f"python benchmarks/profile_xvla.py{' --quick' if a.quick else ''}",
                  "date": time.strftime("%Y-%m-%d %H:%M"), "threads": a.threads,
                  "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU"}
 
@@ -97,7 +101,7 @@ def main() -> None:
 
     def train_step():
         pol.train()
-        with autocast(True):
+        with autocast(BF16):
             loss, _ = pol(b)
         loss.backward()
         pol.zero_grad(set_to_none=True)
@@ -106,7 +110,7 @@ def main() -> None:
 
     def chunk():
         pol.eval()
-        with torch.no_grad(), autocast(True):
+        with torch.no_grad(), autocast(BF16):
             pol.predict_action_chunk(obs, generator=torch.Generator().manual_seed(0))
 
     res["profile_train_step_bf16_b32"] = profile_table(train_step)
@@ -114,22 +118,22 @@ def main() -> None:
     print(res["profile_train_step_bf16_b32"])
     print(res["profile_chunk_bf16_b1"])
 
-    ref_ms, ref = chunk_ms(build(), True, reps)
+    ref_ms, ref = chunk_ms(build(), BF16, reps)
+    p = "bf16" if BF16 else "fp32"
     variants = {
-        "default (bf16, 10 steps)": dict(),
-        "fp32": dict(bf16=False),
-        "bf16, inference_mode": dict(inference_mode=True),
-        "bf16, 5 denoising steps": dict(cfg=dict(num_inference_steps=5)),
-        "bf16, 3 denoising steps": dict(cfg=dict(num_inference_steps=3)),
-        "fp32, 3 denoising steps": dict(bf16=False, cfg=dict(num_inference_steps=3)),
-        "bf16, 4 tokens per view (5 stem stages)": dict(cfg=dict(stem_channels=(32, 64, 128, 256, 256))),
+        f"default ({p}, 10 steps)": dict(bf16=BF16),
+        "bf16 autocast" if not BF16 else "fp32": dict(bf16=not BF16),
+        f"{p}, inference_mode": dict(bf16=BF16, inference_mode=True),
+        f"{p}, 5 denoising steps": dict(bf16=BF16, cfg=dict(num_inference_steps=5)),
+        f"{p}, 3 denoising steps": dict(bf16=BF16, cfg=dict(num_inference_steps=3)),
+        f"{p}, 4 tokens per view (5 stem stages)": dict(bf16=BF16, cfg=dict(stem_channels=(32, 64, 128, 256, 256))),
     }
     rows = {}
     for name, v in variants.items():
-        p = build(**v.get("cfg", {}))
-        ms, out = chunk_ms(p, v.get("bf16", True), reps, v.get("inference_mode", False))
+        pol_v = build(**v.get("cfg", {}))
+        ms, out = chunk_ms(pol_v, v["bf16"], reps, v.get("inference_mode", False))
         same_net = "stem_channels" not in v.get("cfg", {})
-        rows[name] = {"chunk_ms": round(ms, 2), "train_samples_per_s": round(train_rate(p, 64, v.get("bf16", True), steps), 1),
+        rows[name] = {"chunk_ms": round(ms, 2), "train_samples_per_s": round(train_rate(pol_v, 64, v["bf16"], steps), 1),
                       "max_abs_diff_vs_default": float((out - ref).abs().max()) if same_net else None}
         print(f"{name:<42} chunk {ms:6.1f} ms   train {rows[name]['train_samples_per_s']:6.1f} samples/s   "
               f"diff {rows[name]['max_abs_diff_vs_default']}", flush=True)

@@ -300,7 +300,7 @@ class Trainer:
         return g["lr"] / g.get("lr_scale", 1.0)
 
     def _autocast(self):
-        if self.cfg.precision == "fp32":
+        if resolve_precision(self.cfg.precision, str(self.device)) == "fp32":
             return contextlib.nullcontext()
         return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
 
@@ -423,7 +423,8 @@ class Trainer:
                                        / max(self.train_seconds, 1e-9), 1), "world_size": self.dist.world,
                 "final_loss": rows[-1]["loss"] if rows else None, "checkpoint": str(ckpt),
                 "interrupted": interrupted, "budget": self.budget, "n_params": self.n_params,
-                "n_trainable": self.n_trainable, "precision": self.cfg.precision, "seed": self.cfg.seed}
+                "n_trainable": self.n_trainable, "seed": self.cfg.seed,
+                "precision": resolve_precision(self.cfg.precision, str(self.device))}
 
     def _print_header(self) -> None:
         cfg, d = self.cfg, self.data.info
@@ -432,7 +433,7 @@ class Trainer:
         self.progress.write(f"[train] {cfg.policy.family}/{cfg.policy.preset} stage={self.stage} "
                             f"params={self.n_params / 1e6:.2f}M (trainable {self.n_trainable / 1e6:.2f}M) "
                             f"data={d.get('sizes')} samples batch={cfg.samples_per_step} "
-                            f"{cfg.precision} threads={cfg.num_threads} stop at {' or '.join(limit)} -> {self.out}")
+                            f"{resolve_precision(cfg.precision, str(self.device))} threads={cfg.num_threads} stop at {' or '.join(limit)} -> {self.out}")
 
     @contextlib.contextmanager
     def _signals(self):
@@ -569,6 +570,18 @@ def _init_weights(model: torch.nn.Module, path: Path) -> None:
 
 def _shift_pad(encoders: dict) -> int:
     return max((int(getattr(e, "shift_pad", 0)) for e in encoders.values()), default=0)
+
+
+def resolve_precision(precision: str, device: str = "cpu") -> str:
+    """'auto' -> 'bf16' where bf16 matmuls are native (CUDA; CPUs with AVX-512 BF16 or AMX), else 'fp32'."""
+    if precision != "auto":
+        return precision
+    if device.startswith("cuda"):
+        return "bf16"
+    cpu = torch.cpu
+    fast = getattr(cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(cpu, "_is_amx_tile_supported",
+                                                                                  lambda: False)()
+    return "bf16" if fast else "fp32"
 
 
 # ---- RNG and device helpers ------------------------------------------------------

@@ -34,7 +34,7 @@ def internvla_a1_tiny_mt10() -> TrainConfig:
         data=DataConfig(roots=(MT10_DATA,), action_free_roots=(MT40_VIDEO,), weights=(4.0,), action_free_weights=(1.0,),
                         batch_size=32),
         optim=OptimConfig(lr=3e-4, betas=(0.9, 0.95), weight_decay=0.01, warmup_steps=200, min_lr_ratio=0.05),
-        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="bf16", ema_decay=0.998, save_every=1000,
+        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="auto", ema_decay=0.998, save_every=1000,
         out_dir="runs/internvla_a1_tiny_mt10")
 
 

@@ -37,7 +37,7 @@ def univla_ar_wm_mt40() -> TrainConfig:
         policy=_policy(), stage="world_model",
         data=DataConfig(roots=(MT40_VIDEO,), batch_size=16, num_workers=1),
         optim=OptimConfig(lr=5e-4, betas=(0.9, 0.95), weight_decay=0.05, warmup_steps=200, min_lr_ratio=0.1),
-        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="bf16", save_every=500,
+        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="auto", save_every=500,
         out_dir="runs/univla_ar_wm_mt40")
 
 
@@ -48,7 +48,7 @@ def univla_ar_tiny_mt10() -> TrainConfig:
         policy=_policy(), stage="policy",
         data=DataConfig(roots=(MT10_DATA,), batch_size=32, num_workers=1),
         optim=OptimConfig(lr=3e-4, betas=(0.9, 0.95), weight_decay=0.05, warmup_steps=200, min_lr_ratio=0.05),
-        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="bf16", save_every=1000,
+        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="auto", save_every=1000,
         out_dir="runs/univla_ar_tiny_mt10")
 
 

@@ -15,7 +15,7 @@ def xvla_tiny_mt10() -> TrainConfig:
         policy=XVLAConfig.from_preset("tiny"),
         data=DataConfig(roots=(MT10_DATA,), batch_size=32, num_workers=0),
         optim=OptimConfig(lr=3e-4, betas=(0.9, 0.95), weight_decay=0.01, warmup_steps=200, min_lr_ratio=0.05),
-        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="bf16", ema_decay=0.998,
+        steps=None, time_budget_minutes=MT10_BUDGET_MINUTES, precision="auto", ema_decay=0.998,
         save_every=1000, out_dir="runs/xvla_tiny_mt10", num_threads=2,
     )
 
