@@ -12,9 +12,8 @@ run() { log "start: $*"; "$@"; log "done ($?): $*"; }
 run $PY benchmarks/param_counts.py
 run $PY benchmarks/profile_xvla.py
 run $PY benchmarks/bench_distributed.py
-run $PY benchmarks/bench_eval_baselines.py --suite mt10 --episodes-per-task 10 --workers 2
 # 2. why the VLAs lose to BC on push (one change at a time, equal steps)
-run $PY benchmarks/study_push.py --steps 1500 --variants bc xvla_tiny xvla_regression_l1 xvla_gripper_regression xvla_lr1e-3
+run $PY benchmarks/study_push.py --steps 800 --variants bc xvla_tiny xvla_regression_l1 xvla_gripper_regression xvla_lr1e-3
 # 3. InternVLA-A1: autoencoder stage, then the policy with and without the generation expert
 [ -f data/mt10_64_heldout/meta/info.json ] || run .venv/bin/vlaforge collect metaworld --tasks mt10 \
     --episodes-per-task 3 --seed-start 5000 --out data/mt10_64_heldout --workers 2
@@ -27,5 +26,6 @@ run $PY benchmarks/bench_mt10.py --recipe internvla_a1_tiny_mt10_nogen --tag int
 # 4. X-VLA with the pretrained encoder
 run $PY benchmarks/bench_mt10.py --recipe xvla_effnet_frozen_mt10 --tag xvla_effnet_frozen \
     --note "frozen EfficientNet-Lite0 + feature cache"
+run $PY benchmarks/bench_eval_baselines.py --suite mt10 --episodes-per-task 10 --workers 2
 run .venv/bin/vlaforge leaderboard
 log "queue finished"
