@@ -141,3 +141,14 @@ def test_lpt_covers_balances_and_replicates():
     assert all(few.ranks) and sum(r.count(0) for r in few.ranks) >= 4 and sum(r.count(1) for r in few.ranks) == 1
     with pytest.raises(ValueError):
         assign([], 4)
+
+
+def test_nproc_hands_over_to_torchrun(monkeypatch):
+    from vlaforge.cli import train as cli
+
+    seen = {}
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(cli.os, "execv", lambda exe, cmd: seen.update(cmd=cmd))
+    cli.main(["--nproc", "2", "--recipe", "bc_tiny_mt10", "--steps", "3"])
+    assert seen["cmd"][1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m"]
+    assert seen["cmd"][-5:] == ["train", "--recipe", "bc_tiny_mt10", "--steps", "3"]

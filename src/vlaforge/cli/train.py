@@ -8,6 +8,8 @@ e.g. ``--steps 2000 --optim.lr 1e-4 --policy.chunk-size 30 --data.roots data/a d
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from vlaforge.core.errors import ConfigError
