@@ -91,7 +91,7 @@ def test_hf_understanding_backbone_from_a_local_directory(tmp_path):
     model.save_pretrained(tmp_path / "siglip")
     p = build(vl_encoder="hf", backbone_path=str(tmp_path / "siglip"))
     assert p.tokens_per_view == 4  # 32 px / 16 px patches: 2 x 2
-    w = dict(p.vision.model.named_parameters())
+    w = dict(p.vision.tower.model.named_parameters())
     ref = dict(model.named_parameters())
     name = next(n for n in w if "embeddings.patch_embedding.weight" in n)
     assert torch.equal(w[name], ref[name.replace("vision_model.", "vision_model.", 1)])  # pretrained weights loaded

@@ -166,3 +166,63 @@ class PretrainedImageEncoder(nn.Module):
         """Backbone at ``lr_scale`` (nothing when frozen), projection at 1; decay only on dim >= 2."""
         return (decay_groups(self.backbone.named_parameters(), weight_decay, self.lr_scale)
                 + decay_groups(self.proj.named_parameters(), weight_decay, 1.0))
+
+
+class CameraEncoders(nn.Module):
+    """One image encoder per camera, behind one call: frames -> a list of (B, N, width) token sets.
+
+    ``kind``: 'conv' (a from-scratch ``ConvStem`` per camera), 'pretrained' (``image_encoder`` per camera:
+    EfficientNet-Lite0 frozen or fine-tuned), or 'hf' (one Hugging Face vision tower shared by the cameras,
+    from ``backbone_path`` or, without it, built randomly from the SigLIP config dict ``hf_vision`` -- the
+    paper presets on the meta device). A frozen pretrained encoder's cached features
+    (``observation.features.<cam>``, ``vlaforge.data.features``) are read in place of the pixels."""
+
+    def __init__(self, cameras: Sequence[str], width: int, image_size: Sequence[int], kind: str = "conv",
+                 stem_channels: Sequence[int] = (32, 64, 128, 256), shift_pad: int = 4,
+                 image_encoder: ImageEncoderConfig | None = None, backbone_path: str | None = None,
+                 hf_vision: dict | None = None) -> None:
+        super().__init__()
+        self.cameras, self.kind = tuple(cameras), kind
+        if kind == "hf":
+            self._build_hf(width, image_size, backbone_path, hf_vision)
+        elif kind in ("conv", "pretrained"):
+            make = (lambda: (image_encoder or ImageEncoderConfig(kind="efficientnet_lite0")).create(width)) \
+                if kind == "pretrained" else (lambda: ConvStem(width, stem_channels, shift_pad=shift_pad))
+            self.stems = nn.ModuleList(make() for _ in self.cameras)
+            self.tokens_per_view = self.stems[0].num_tokens(image_size)
+        else:
+            raise ValueError(f"camera encoder kind {kind!r}: use 'conv', 'pretrained' or 'hf'")
+
+    def _build_hf(self, width: int, image_size: Sequence[int], path: str | None, hf_vision: dict | None) -> None:
+        from vlaforge.nn.hf_backbone import HFBackbone
+
+        if path:
+            self.tower = HFBackbone.from_pretrained(path)
+        else:
+            from transformers import SiglipVisionConfig
+
+            self.tower = HFBackbone.from_config(SiglipVisionConfig(**(hf_vision or {})), image_size)
+        self.proj = nn.Linear(self.tower.vision_dim, width)
+        with torch.no_grad():  # shapes only: works on the meta device too
+            probe = torch.zeros(1, 3, *image_size, dtype=torch.uint8, device=self.proj.weight.device)
+            self.tokens_per_view = self.tower.encode_images(probe).shape[1]
+
+    def forward(self, batch: dict, frame: int = -1) -> list[torch.Tensor]:
+        """Token sets (B, N, width), one per camera, of observation step ``frame``."""
+        out = []
+        for i, cam in enumerate(self.cameras):
+            cached = batch.get("observation.features." + cam)
+            if cached is not None:
+                out.append(self.stems[i].tokens(cached[:, frame]))
+            elif self.kind == "hf":
+                out.append(self.proj(self.tower.encode_images(batch["observation.images." + cam][:, frame])))
+            else:
+                out.append(self.stems[i](batch["observation.images." + cam][:, frame]))
+        return out
+
+    def frozen(self) -> dict[str, nn.Module]:
+        """Camera key -> frozen pretrained encoder, for the trainer's feature cache."""
+        if self.kind != "pretrained":
+            return {}
+        return {"observation.images." + cam: s for s, cam in zip(self.stems, self.cameras)
+                if getattr(s, "freeze", False) and hasattr(s, "tokens")}

@@ -27,17 +27,17 @@ from torch import nn
 
 from vlaforge.core.embodiment import EmbodimentSpec
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK,
 )
 from vlaforge.core.normalize import Normalizer
 from vlaforge.core.policy import Batch, Policy
 from vlaforge.models.internvla_a1.config import InternVLAA1Config
 from vlaforge.nn.attention import block_mask, segment_ids
 from vlaforge.nn.embeddings import sinusoidal_embedding
+from vlaforge.nn.encoders import CameraEncoders
 from vlaforge.nn.flow import euler_sample, flow_target, interpolate, sample_time
 from vlaforge.nn.mot import MoT, PrefixCache
 from vlaforge.nn.text import build_text_encoder
-from vlaforge.nn.vision import ConvStem
 from vlaforge.tokenizers.latent_ae import LatentAE
 
 FUTURE_IS_PAD = "future.is_pad"
@@ -78,25 +78,9 @@ class InternVLAA1Policy(Policy):
 
     def _build_vision(self) -> None:
         c = self.config
-        if c.vl_encoder == "hf":
-            from vlaforge.nn.hf_backbone import HFBackbone
-
-            if c.backbone_path:
-                self.vision = HFBackbone.from_pretrained(c.backbone_path)
-            else:
-                from transformers import SiglipVisionConfig
-
-                self.vision = HFBackbone.from_config(SiglipVisionConfig(**(c.hf_vision or {})), c.image_size)
-            self.vision_proj = nn.Linear(self.vision.vision_dim, c.und_width)
-            dev = self.vision_proj.weight.device  # works on the meta device too (shapes only)
-            with torch.no_grad():
-                probe = torch.zeros(1, 3, *c.image_size, dtype=torch.uint8, device=dev)
-                self.tokens_per_view = self.vision.encode_images(probe).shape[1]
-        else:
-            make = (lambda: c.image_encoder.create(c.und_width)) if c.vl_encoder == "pretrained" else \
-                (lambda: ConvStem(c.und_width, c.stem_channels, shift_pad=c.shift_pad))
-            self.stems = nn.ModuleList(make() for _ in c.cameras)
-            self.tokens_per_view = self.stems[0].num_tokens(c.image_size)
+        self.vision = CameraEncoders(c.cameras, c.und_width, c.image_size, c.vl_encoder, c.stem_channels, c.shift_pad,
+                                     c.image_encoder, c.backbone_path, c.hf_vision)
+        self.tokens_per_view = self.vision.tokens_per_view
         self.n_und = len(c.cameras) * self.tokens_per_view + c.n_text_tokens
 
     # ---- stages ------------------------------------------------------------------------
@@ -110,23 +94,12 @@ class InternVLAA1Policy(Policy):
         return self
 
     def frozen_image_encoders(self) -> dict[str, nn.Module]:
-        if self.config.vl_encoder != "pretrained":
-            return {}
-        return {IMAGE_PREFIX + cam: s for s, cam in zip(self.stems, self.config.cameras)
-                if getattr(s, "freeze", False) and hasattr(s, "tokens")}
+        return self.vision.frozen()
 
     # ---- token streams ----------------------------------------------------------------------
     def _und_tokens(self, b: Batch) -> torch.Tensor:
         c = self.config
-        views = []
-        for i, cam in enumerate(c.cameras):
-            cached = b.get(FEATURE_PREFIX + cam)
-            if cached is not None:
-                views.append(self.stems[i].tokens(cached[:, -1]))  # (B, n, W) from the feature cache
-            elif c.vl_encoder == "hf":
-                views.append(self.vision_proj(self.vision.encode_images(b[IMAGE_PREFIX + cam][:, -1])))
-            else:
-                views.append(self.stems[i](b[IMAGE_PREFIX + cam][:, -1]))  # (B, n, W), frame t
+        views = self.vision(b)  # V x (B, n, W), frame t
         text = self.text_proj(self.text(b[TASK], device=views[0].device))  # (B, P * W)
         text = text.view(text.shape[0], c.n_text_tokens, c.und_width).to(views[0].dtype)
         return torch.cat(views + [text], dim=1) + self.und_pos.to(views[0].dtype)  # (B, Nu, W)

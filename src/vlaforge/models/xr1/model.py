@@ -21,7 +21,7 @@ from torch import nn
 
 from vlaforge.core.embodiment import EmbodimentSpec
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK,
 )
 from vlaforge.core.normalize import Normalizer
 from vlaforge.core.policy import Batch, Policy
@@ -29,10 +29,10 @@ from vlaforge.models.xr1.config import XR1Config
 from vlaforge.models.xr1.uvmc import TIME_DIM, UVMC
 from vlaforge.nn.attention import block_mask, segment_ids
 from vlaforge.nn.embeddings import sinusoidal_embedding
+from vlaforge.nn.encoders import CameraEncoders
 from vlaforge.nn.flow import euler_sample, flow_target, interpolate, sample_time
 from vlaforge.nn.mot import MoT, PrefixCache
 from vlaforge.nn.text import build_text_encoder
-from vlaforge.nn.vision import ConvStem
 
 FUTURE_IS_PAD = "future.is_pad"
 
@@ -65,24 +65,9 @@ class XR1Policy(Policy):
 
     def _build_vision(self) -> None:
         c = self.config
-        if c.vl_encoder == "hf":
-            from vlaforge.nn.hf_backbone import HFBackbone
-
-            if c.backbone_path:
-                self.vision = HFBackbone.from_pretrained(c.backbone_path)
-            else:
-                from transformers import SiglipVisionConfig
-
-                self.vision = HFBackbone.from_config(SiglipVisionConfig(**(c.hf_vision or {})), c.image_size)
-            self.vision_proj = nn.Linear(self.vision.vision_dim, c.vlm_width)
-            with torch.no_grad():
-                probe = torch.zeros(1, 3, *c.image_size, dtype=torch.uint8, device=self.vision_proj.weight.device)
-                self.tokens_per_view = self.vision.encode_images(probe).shape[1]
-        else:
-            make = (lambda: c.image_encoder.create(c.vlm_width)) if c.vl_encoder == "pretrained" else \
-                (lambda: ConvStem(c.vlm_width, c.stem_channels, shift_pad=c.shift_pad))
-            self.stems = nn.ModuleList(make() for _ in c.cameras)
-            self.tokens_per_view = self.stems[0].num_tokens(c.image_size)
+        self.vision = CameraEncoders(c.cameras, c.vlm_width, c.image_size, c.vl_encoder, c.stem_channels, c.shift_pad,
+                                     c.image_encoder, c.backbone_path, c.hf_vision)
+        self.tokens_per_view = self.vision.tokens_per_view
         self.n_prefix = 1 + len(c.cameras) * self.tokens_per_view + 1 + c.n_codes * (1 + len(c.cameras))
 
     # ---- stages ------------------------------------------------------------------------------
@@ -96,10 +81,7 @@ class XR1Policy(Policy):
         self.train(self.training)
 
     def frozen_image_encoders(self) -> dict[str, nn.Module]:
-        if self.config.vl_encoder != "pretrained":
-            return {}
-        return {IMAGE_PREFIX + cam: s for s, cam in zip(self.stems, self.config.cameras)
-                if getattr(s, "freeze", False) and hasattr(s, "tokens")}
+        return self.vision.frozen()
 
     # ---- shared pieces -------------------------------------------------------------------------
     def _chunk_target(self, b: Batch, row: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,15 +92,7 @@ class XR1Policy(Policy):
 
     def _prefix(self, b: Batch, row: torch.Tensor) -> torch.Tensor:
         c = self.config
-        views = []
-        for i, cam in enumerate(c.cameras):
-            cached = b.get(FEATURE_PREFIX + cam)
-            if cached is not None:
-                views.append(self.stems[i].tokens(cached[:, -1]))
-            elif c.vl_encoder == "hf":
-                views.append(self.vision_proj(self.vision.encode_images(b[IMAGE_PREFIX + cam][:, -1])))
-            else:
-                views.append(self.stems[i](b[IMAGE_PREFIX + cam][:, -1]))  # (B, n, W)
+        views = self.vision(b)  # V x (B, n, W), frame t
         dtype = views[0].dtype
         text = self.text_proj(self.text(b[TASK], device=views[0].device))[:, None].to(dtype)  # (B, 1, W)
         state = self.state_in(self.normalizer.normalize(STATE, b[STATE][:, -1], row).to(dtype))[:, None]
