@@ -152,3 +152,26 @@ def test_nproc_hands_over_to_torchrun(monkeypatch):
     cli.main(["--nproc", "2", "--recipe", "bc_tiny_mt10", "--steps", "3"])
     assert seen["cmd"][1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m"]
     assert seen["cmd"][-5:] == ["train", "--recipe", "bc_tiny_mt10", "--steps", "3"]
+
+
+def test_activation_checkpointing_changes_memory_not_results():
+    from vlaforge.core.normalize import Normalizer
+    from vlaforge.embodiments import get_embodiment
+    from vlaforge.models.xvla import XVLAConfig
+    from vlaforge.testing import fake_batch, fake_stats
+    from vlaforge.train.distributed import Dist, wrap
+
+    specs = [get_embodiment("metaworld_sawyer")]
+    cfg = XVLAConfig.from_preset("tiny", text_encoder="hash", width=64, depth=2, heads=2, stem_channels=(8, 8, 8, 8))
+    out = []
+    for ac in (False, True):
+        torch.manual_seed(0)
+        policy = cfg.create(Normalizer(fake_stats(specs), specs), specs)
+        model = wrap(policy, Dist(), "ddp", activation_checkpointing=ac)
+        torch.manual_seed(1)
+        loss, _ = model(fake_batch(cfg, specs, 2))
+        loss.backward()
+        out.append((loss.detach(), policy.transformer.blocks[0].attn.qkv.weight.grad.clone()))
+    assert "CheckpointWrapper" in type(policy.transformer.blocks[0]).__name__
+    torch.testing.assert_close(out[1][0], out[0][0])
+    torch.testing.assert_close(out[1][1], out[0][1])
