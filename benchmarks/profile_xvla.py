@@ -127,12 +127,15 @@ def main() -> None:
         f"{p}, 5 denoising steps": dict(bf16=BF16, cfg=dict(num_inference_steps=5)),
         f"{p}, 3 denoising steps": dict(bf16=BF16, cfg=dict(num_inference_steps=3)),
         f"{p}, 4 tokens per view (5 stem stages)": dict(bf16=BF16, cfg=dict(stem_channels=(32, 64, 128, 256, 256))),
+        f"{p}, regression objective (one pass)": dict(bf16=BF16, cfg=dict(objective="regression")),
+        f"{p}, regression + 4 tokens per view": dict(bf16=BF16, cfg=dict(objective="regression",
+                                                                        stem_channels=(32, 64, 128, 256, 256))),
     }
     rows = {}
     for name, v in variants.items():
         pol_v = build(**v.get("cfg", {}))
         ms, out = chunk_ms(pol_v, v["bf16"], reps, v.get("inference_mode", False))
-        same_net = "stem_channels" not in v.get("cfg", {})
+        same_net = not ({"stem_channels", "objective"} & set(v.get("cfg", {})))
         rows[name] = {"chunk_ms": round(ms, 2), "train_samples_per_s": round(train_rate(pol_v, 64, v["bf16"], steps), 1),
                       "max_abs_diff_vs_default": float((out - ref).abs().max()) if same_net else None}
         print(f"{name:<42} chunk {ms:6.1f} ms   train {rows[name]['train_samples_per_s']:6.1f} samples/s   "

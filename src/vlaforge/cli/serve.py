@@ -26,6 +26,8 @@ class ServeArgs:
     """Key-map overrides CLIENT=DATASET, e.g. observation/image=observation.images.corner2."""
     embodiment: str | None = None
     """Embodiment to serve when the checkpoint has several (else each request names one)."""
+    no_warm_up: bool = False
+    """Skip the warm-up forward (the first request then pays for lazy loading)."""
     batch_max: int = 1
     """Micro-batching: most concurrent requests per forward pass (e.g. 8)."""
     batch_wait_ms: float = 5.0
@@ -51,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = ServerConfig(host=args.host, port=args.port, batch_max=args.batch_max, batch_wait_ms=args.batch_wait_ms,
-                          max_message_bytes=args.max_message_bytes, queue_size=args.queue_size)
+    config = ServerConfig(host=args.host, port=args.port, warm_up=not args.no_warm_up, batch_max=args.batch_max,
+                          batch_wait_ms=args.batch_wait_ms, max_message_bytes=args.max_message_bytes,
+                          queue_size=args.queue_size)
     try:
         server = load_server(args.checkpoint, parse_map_args(args.map), args.embodiment, config, args.device)
     except (CheckpointError, ValueError, KeyError) as e:

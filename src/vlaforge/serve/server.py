@@ -55,6 +55,8 @@ class ServerConfig:
     """Larger messages get an error reply; beyond 4x this the connection is closed (1009)."""
     queue_size: int = 64
     """Requests waiting for the policy; when full, connections stop being read (backpressure)."""
+    warm_up: bool = True
+    """One dummy forward per embodiment over the checkpoint's known instructions before /healthz says OK."""
 
 
 @dataclass
@@ -124,7 +126,9 @@ class PolicyServer:
         async with serve(self._handler, cfg.host, cfg.port, compression=None,
                          max_size=4 * cfg.max_message_bytes, process_request=self._http) as server:
             self.port = server.sockets[0].getsockname()[1] if server.sockets else cfg.port
-            await self._loop.run_in_executor(self._executor, self.warm_up)  # /healthz says 503 until done
+            if cfg.warm_up:
+                await self._loop.run_in_executor(self._executor, self.warm_up)  # /healthz says 503 until done
+            self._warm = True
             log.info("serving %s on ws://%s:%d (batch_max=%d)", self.family, cfg.host, self.port, cfg.batch_max)
             if ready is not None:
                 ready.set()
