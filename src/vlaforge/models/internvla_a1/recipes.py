@@ -46,3 +46,13 @@ def internvla_a1_tiny_mt10_nogen() -> TrainConfig:
     cfg.data = DataConfig(roots=(MT10_DATA,), batch_size=32)
     cfg.out_dir = "runs/internvla_a1_tiny_mt10_nogen"
     return cfg
+
+
+@register_recipe("internvla_a1_tiny_mt10_demos", after="internvla_a1_ae_mt10")
+def internvla_a1_tiny_mt10_demos() -> TrainConfig:
+    """InternVLA-A1 tiny with foresight on the MT10 demos alone: the ablation partner of ``_nogen`` that
+    differs from it only in the generation expert (same data, same budget)."""
+    cfg = internvla_a1_tiny_mt10()
+    cfg.data = DataConfig(roots=(MT10_DATA,), batch_size=32)
+    cfg.out_dir = "runs/internvla_a1_tiny_mt10_demos"
+    return cfg
