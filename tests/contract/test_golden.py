@@ -1,6 +1,10 @@
-"""Numerics pinned across the family-contract refactor: X-VLA tiny and UniVLA-AR tiny give bitwise the
-outputs recorded at the commit before it (tests/contract/golden_head.json, written by the same code
-path on the old API): loss on a fixed batch, a sampled chunk, greedy action tokens."""
+"""Numerics pinned across the family-contract refactor: X-VLA tiny and UniVLA-AR tiny give the outputs
+recorded at the commit before it (tests/contract/golden_head.json, written by the same code path on the
+old API): loss on a fixed batch, a sampled chunk, greedy action tokens.
+
+Recorded on an AVX2 CPU; on a CPU with AVX-512 kernels the same float32 sums come out in another order,
+so floats are compared to 1e-5 relative (a refactor that changes the computation moves them far more:
+a different init order or mask changes the loss in its first digits) and token ids exactly."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from vlaforge.core.normalize import Normalizer
@@ -50,8 +55,10 @@ def test_xvla_tiny_outputs_unchanged():
     loss, _ = pol(b)
     pol.eval()
     chunk = pol.predict_action_chunk(obs(b), generator=torch.Generator().manual_seed(2))
-    assert float(loss) == GOLDEN["xvla"]["loss"]
-    assert chunk.flatten()[:24].tolist() == GOLDEN["xvla"]["chunk"] and float(chunk.sum()) == GOLDEN["xvla"]["chunk_sum"]
+    close = dict(rel=1e-5, abs=1e-6)
+    assert float(loss) == pytest.approx(GOLDEN["xvla"]["loss"], **close)
+    assert chunk.flatten()[:24].tolist() == pytest.approx(GOLDEN["xvla"]["chunk"], **close)
+    assert float(chunk.sum()) == pytest.approx(GOLDEN["xvla"]["chunk_sum"], rel=1e-5, abs=1e-5)
 
 
 def test_univla_ar_tiny_outputs_unchanged():
@@ -72,4 +79,5 @@ def test_univla_ar_tiny_outputs_unchanged():
     pol.eval()
     ids = pol.generate(b["task"], pol._prompt(obs(b)), pol.allowed_ids("action"), 8)
     g = GOLDEN["univla_ar"]
-    assert (float(loss), float(wm_loss), ids.tolist()) == (g["loss"], g["wm_loss"], g["gen_ids"])
+    assert float(loss) == pytest.approx(g["loss"], rel=1e-5) and float(wm_loss) == pytest.approx(g["wm_loss"], rel=1e-5)
+    assert ids.tolist() == g["gen_ids"]

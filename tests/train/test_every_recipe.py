@@ -1,0 +1,40 @@
+"""Every registered recipe builds a valid config: its stage exists, its chain resolves, its data is named.
+
+A recipe is a function, so a typo in one (a stage name, an ``after`` link, mismatched mixture weights) would
+otherwise surface only when someone runs it for 45 minutes."""
+
+from __future__ import annotations
+
+import pytest
+
+from vlaforge.train.recipes import chain, list_recipes
+
+RECIPES = [r.name for r in list_recipes()]
+
+
+def test_recipes_are_discovered_from_every_family():
+    families = {r().policy.family for r in list_recipes()}
+    assert {"bc", "xvla", "univla_ar", "internvla_a1", "xr1", "univla_latent"} <= families
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_builds_a_consistent_config(name):
+    recipes = {r.name: r for r in list_recipes()}
+    cfg = recipes[name]()
+    stages = [s.name for s in cfg.policy.stages()]
+    assert cfg.stage is None or cfg.stage in stages, f"{name}: stage {cfg.stage!r} not among {stages}"  # None: the first
+    assert cfg.data.roots or cfg.data.action_free_roots, f"{name}: no data"
+    assert cfg.steps is not None or cfg.time_budget_minutes is not None
+    assert cfg.time_budget_minutes is None or cfg.time_budget_minutes <= 45.0, "the MT10 protocol caps a stage at 45 min"
+    links = chain(name)
+    assert links[-1].name == name and all(a.name != b.name for a, b in zip(links, links[1:]))
+    if recipes[name].after is not None:  # a later stage starts where its predecessor wrote
+        assert links[-2].name == recipes[name].after
+        assert links[-2]().out_dir != cfg.out_dir
+
+
+def test_ablation_partners_differ_only_where_they_say():
+    recipes = {r.name: r for r in list_recipes()}
+    gen, nogen = recipes["internvla_a1_tiny_mt10_demos"](), recipes["internvla_a1_tiny_mt10_nogen"]()
+    assert gen.policy.use_generation and not nogen.policy.use_generation
+    assert gen.data == nogen.data and gen.optim == nogen.optim and gen.time_budget_minutes == nogen.time_budget_minutes
