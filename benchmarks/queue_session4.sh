@@ -47,8 +47,10 @@ run $PY benchmarks/bench_mt10.py --recipe xr1_tiny_mt10 --tag xr1_tiny_nocode --
     --init-from runs/xr1_pretrain_nocode_mt10/checkpoints/last --note "ablation: stage 2 without the UVMC code loss (same 8 min)"
 run $VF leaderboard
 
+# (session 4 ran the test suite here, on the quiet machine, before the UniVLA part)
+
 # 3. UniVLA-latent: the two LAM stages on video
 run $VF train --recipe univla_latent_lam_mt50video --time-budget-minutes 4 --resume
 run $VF train --recipe univla_latent_lam2_mt50video --time-budget-minutes 4 --resume
-log "queue finished"
 run $PY benchmarks/bench_univla_latent_lam.py --checkpoint runs/univla_latent_lam2/checkpoints/last
+log "queue finished"
