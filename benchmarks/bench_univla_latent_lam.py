@@ -30,6 +30,8 @@ from vlaforge.core.keys import IMAGE_PREFIX, STATE, TASK
 from vlaforge.data.dataset import LeRobotDataset
 from vlaforge.nn.vq import usage
 
+from probes import ridge_probe  # benchmarks/probes.py, beside this script
+
 
 def transitions(policy, root: str, n: int, seed: int):
     """``n`` random full windows (t-k, t) of ``root``; the LAM reads their two frames."""
@@ -61,21 +63,9 @@ def one_hot(c: torch.Tensor, k: int) -> torch.Tensor:
     return F.one_hot(c.long(), k).flatten(1).double()  # (B, 4 * k)
 
 
-def ridge_r2(xtr, ytr, xte, yte, lam: float) -> float:
-    mu_x, mu_y = xtr.mean(0), ytr.mean(0)
-    A = xtr - mu_x
-    w = torch.linalg.solve(A.T @ A + lam * torch.eye(A.shape[1], dtype=A.dtype), A.T @ (ytr - mu_y))
-    pred = (xte - mu_x) @ w + mu_y
-    return float(1 - ((pred - yte) ** 2).sum() / ((yte - yte.mean(0)) ** 2).sum())
-
-
 def probe(tr: dict, te: dict, k: int) -> dict:
-    xtr, xte = one_hot(tr["codes"], k), one_hot(te["codes"], k)
-    ytr, yte = tr["delta"].double(), te["delta"].double()
-    cut = int(len(xtr) * 0.8)
-    val = {lam: ridge_r2(xtr[:cut], ytr[:cut], xtr[cut:], ytr[cut:], lam) for lam in (1e-2, 1e-1, 1.0, 10.0, 100.0)}
-    best = max(val, key=val.get)
-    return {"lambda": best, "val_r2": val[best], "heldout_r2": ridge_r2(xtr, ytr, xte, yte, best)}
+    return ridge_probe(one_hot(tr["codes"], k), tr["delta"].double(), one_hot(te["codes"], k), te["delta"].double(),
+                       (1e-2, 1e-1, 1.0, 10.0, 100.0))
 
 
 def grid(te: dict, path: Path, n_codes: int = 6, per_code: int = 6) -> list:

@@ -33,6 +33,8 @@ from vlaforge.nn.vision import to_signed_unit
 from vlaforge.nn.vq import usage
 from vlaforge.tokenizers.image_vq import psnr
 
+from probes import ridge_probe  # benchmarks/probes.py, beside this script
+
 
 def windows(policy, root: str, n: int, seed: int) -> tuple[LeRobotDataset, np.ndarray]:
     """Windows of ``root`` whose frame t+k and whole chunk exist, ``n`` of them at random."""
@@ -83,27 +85,9 @@ def encode(policy, ds, idx, decoders: bool) -> dict:
     return res
 
 
-def ridge_r2(xtr: torch.Tensor, ytr: torch.Tensor, xte: torch.Tensor, yte: torch.Tensor, lam: float) -> float:
-    """R^2 on the test windows of a ridge fit (dual form: n_train << feature width)."""
-    mu_x, mu_y = xtr.mean(0), ytr.mean(0)
-    A, Y = (xtr - mu_x).double(), (ytr - mu_y).double()
-    alpha = torch.linalg.solve(A @ A.T + lam * torch.eye(len(A), dtype=A.dtype), Y)  # (n, out)
-    pred = (xte - mu_x).double() @ (A.T @ alpha) + mu_y.double()
-    ss_res = ((pred - yte.double()) ** 2).sum()
-    ss_tot = ((yte.double() - yte.double().mean(0)) ** 2).sum()
-    return float(1 - ss_res / ss_tot)
-
-
 def probe(train: dict, test: dict) -> dict:
-    """Best held-out R^2 over a small ridge grid (the grid is chosen on a split of the training windows)."""
-    n = len(train["vfeat"])
-    cut = int(n * 0.8)
-    lams = [1e-1, 1e0, 1e1, 1e2, 1e3]
-    val = {lam: ridge_r2(train["vfeat"][:cut], train["target"][:cut], train["vfeat"][cut:], train["target"][cut:], lam)
-           for lam in lams}
-    best = max(val, key=val.get)
-    return {"lambda": best, "val_r2": val[best],
-            "heldout_r2": ridge_r2(train["vfeat"], train["target"], test["vfeat"], test["target"], best)}
+    """Held-out R^2 of the vision codes -> action chunk ridge probe (lambda chosen on the training windows)."""
+    return ridge_probe(train["vfeat"], train["target"], test["vfeat"], test["target"], [1e-1, 1e0, 1e1, 1e2, 1e3])
 
 
 def main() -> int:
