@@ -1,7 +1,7 @@
 """The shared MT10 protocol for any recipe: train within the budget, evaluate, record a leaderboard row.
 
     python benchmarks/bench_mt10.py --recipe bc_tiny_mt10                 # 45 min + eval
-    python benchmarks/bench_mt10.py --recipe xvla_tiny_mt10 --tag xvla_l1 --override --policy.objective l1
+    python benchmarks/bench_mt10.py --recipe xvla_tiny_mt10 --tag xvla_l1 --override=--policy.objective=l1
     python benchmarks/bench_mt10.py --recipe xvla_tiny_mt10 --skip-train --tag xvla_tiny   # re-evaluate
     python benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --minutes 1 --episodes-per-task 1 --tag smoke
 
@@ -22,6 +22,9 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+import tyro
 
 
 @dataclass
@@ -29,8 +32,10 @@ class Args:
     recipe: str
     tag: str | None = None
     """Name of this run (default: the recipe name): run dir runs/bench/<tag>, results benchmarks/results/mt10/<tag>."""
-    override: tuple[str, ...] = ()
-    """Extra `vlaforge train` flags for the recipe, e.g. --override --policy.chunk-size 8 --optim.lr 1e-4."""
+    override: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """Extra `vlaforge train` flags for the recipe, each as one ``--override=--FIELD=VALUE`` (repeatable; tyro
+    cannot take a value that starts with a dash after a space), e.g.
+    --override=--policy.chunk-size=8 --override=--optim.lr=1e-4."""
     minutes: float = 45.0
     """Training wall-time budget (the protocol's cap is 45)."""
     steps: int | None = None
@@ -90,8 +95,6 @@ def chunk_latency_ms(checkpoint: Path, reps: int = 30) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import tyro
-
     from vlaforge.cli.eval import parse_overrides
     from vlaforge.data.lerobot import load_meta
     from vlaforge.sim.evaluate import run_eval

@@ -7,22 +7,9 @@
 # ablation partners always share data and budget. Every figure is recorded in BENCHMARKS.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export MUJOCO_GL=egl
-PY=.venv/bin/python
-VF=.venv/bin/vlaforge
-log() { echo "[queue] $(date +%H:%M:%S) $*"; }
-run() { log "start: $*"; "$@"; log "done ($?): $*"; }
-NOVIDEO=(--data.action-free-roots --data.action-free-weights)  # empty tuples: demos only
-# a collection started before this queue (its PID as $1) finishes first
-[ $# -ge 1 ] && while kill -0 "$1" 2>/dev/null; do sleep 5; done
-
-# 0. data: the protocol's MT10 demos, held-out episodes (seeds 5000+), MT40 action-free video
-[ -f data/mt10_64/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 50 \
-    --image-size 64 --cameras corner2,gripperPOV --out data/mt10_64 --workers 2
-[ -f data/mt10_64_heldout/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 3 \
-    --image-size 64 --cameras corner2,gripperPOV --seed-start 5000 --out data/mt10_64_heldout --workers 2
-[ -f data/mt40_video_64/meta/info.json ] || run $VF collect metaworld --tasks mt40 --episodes-per-task 10 \
-    --no-actions --out data/mt40_video_64 --workers 2
+source benchmarks/queue_lib.sh
+[ $# -ge 1 ] && wait_for "$1"  # a collection started before this queue (its PID as $1) finishes first
+collect_mt10_data  # 0. data
 
 # 1. InternVLA-A1: autoencoder (MT10 + MT40 frames), then the policy with and without the generation
 #    expert, both on the MT10 demos alone for 15 minutes

@@ -66,3 +66,33 @@ def test_bc_trains_on_cached_features_and_acts_from_pixels(tmp_path):
     p = load_policy(result.checkpoint)
     out = p.predict_action_chunk(observation(fake_batch(p.config, list(p.embodiments.values()), 2)))
     assert out.shape == (2, policy.chunk_size, 4) and torch.isfinite(out).all()
+
+
+def test_lam_caches_only_the_camera_it_reads_and_its_future_frames(tmp_path):
+    """The LAM reads camera 0 at t and t+k: the cache holds that camera alone, one view (no shift augmentation),
+    and serves the future frame's features too, equal to encoding that frame live."""
+    import json
+
+    from vlaforge.core.keys import FUTURE_FEATURE_PREFIX, FUTURE_PREFIX
+    from vlaforge.models.univla_latent import UniVLALatentConfig
+    from vlaforge.train.config import DataConfig, OptimConfig, TrainConfig
+    from vlaforge.train.trainer import Trainer
+
+    root = tmp_path / "ds"
+    write_dataset(root)
+    policy = UniVLALatentConfig.from_preset("tiny", text_encoder="hash", image_size=(16, 16), lam_width=32,
+                                            lam_depth=1, latent_dim=16, width=64, depth=2, heads=2, foresight_k=4)
+    cfg = TrainConfig(policy=policy, stage="lam_task_irrelevant", data=DataConfig(roots=(str(root),), batch_size=4),
+                      optim=OptimConfig(warmup_steps=1), steps=1, precision="fp32", out_dir=str(tmp_path / "run"),
+                      progress=False, tensorboard=False, num_threads=1)
+    trainer = Trainer(cfg)
+    assert np.isfinite(trainer.fit().final_loss)
+    (cache,) = (root / ".cache" / "features").iterdir()
+    assert json.loads((cache / "complete.json").read_text())["keys"] == [IMAGE_PREFIX + "corner2"]
+    ds = trainer.data.dataset
+    batch = ds.get_batch([0, 5, 20])
+    fut = batch[FUTURE_FEATURE_PREFIX + "corner2"]  # (B, 1, C, h, w)
+    assert FUTURE_FEATURE_PREFIX + "gripperPOV" not in batch and ds._features[IMAGE_PREFIX + "corner2"].shape[1] == 1
+    model = trainer.model
+    live = model.features({FUTURE_PREFIX + "corner2": batch[FUTURE_PREFIX + "corner2"]}, 0, "future", 0)
+    torch.testing.assert_close(fut[:, 0], live, atol=2e-2, rtol=2e-2)

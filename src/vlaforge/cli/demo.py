@@ -92,8 +92,10 @@ def dataset_complete(data_dir: Path, want) -> bool:
     """True when ``data_dir`` is a finalized dataset that a collection with the same settings wrote in full."""
     from vlaforge.data.errors import DatasetError
     from vlaforge.data.lerobot import load_meta
+    from vlaforge.sim.simulator import get_simulator
     from vlaforge.sim.tasks import resolve_tasks
 
+    want = want.for_simulator(get_simulator(want.simulator))
     summary_path = data_dir / "meta" / "collect_summary.json"
     if not summary_path.is_file():
         return False

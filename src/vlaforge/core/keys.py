@@ -13,6 +13,8 @@ Batch contract (training, after collation):
 - ``future.images.<cam>``: optional uint8 ``(B, Tf, 3, H, W)`` future frames for world models
 - ``observation.features.<cam>``: optional float ``(B, To, C, h, w)`` a frozen encoder's cached
   features of that camera, in place of its images (``vlaforge.data.features``)
+- ``future.features.<cam>``: optional float ``(B, Tf, C, h, w)`` the same cache's features of the
+  future frames (unaugmented view), beside ``future.images.<cam>``
 
 Observations at inference use the same keys with the same ``To`` axis
 (``predict_action_chunk``) or without it (``select_action``).
@@ -21,6 +23,7 @@ Observations at inference use the same keys with the same ``To`` axis
 IMAGE_PREFIX = "observation.images."
 FUTURE_PREFIX = "future.images."
 FEATURE_PREFIX = "observation.features."
+FUTURE_FEATURE_PREFIX = "future.features."
 STATE = "observation.state"
 ACTION = "action"
 ACTION_IS_PAD = "action_is_pad"

@@ -21,8 +21,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, OBS_IS_PAD, STATE,
-    TASK,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX,
+    OBS_IS_PAD, STATE, TASK,
 )
 from vlaforge.data.errors import DatasetError, EpisodeIndexError
 from vlaforge.data.lerobot import LeRobotDatasetMeta, load_meta, read_frames
@@ -153,6 +153,8 @@ class LeRobotDataset(_BatchFetch):
             out[FUTURE_IS_PAD] = torch.from_numpy(fut_pad)
             for key in self.camera_keys:
                 out[FUTURE_PREFIX + key[len(IMAGE_PREFIX):]] = self._images(key, fut)
+                if key in self._features:  # a world-model target: the frame as is, never a shifted view
+                    out[FUTURE_FEATURE_PREFIX + key[len(IMAGE_PREFIX):]] = self._cached_features(key, fut, view=0)
         out.update(self._labels(g))
         return out
 
@@ -170,12 +172,15 @@ class LeRobotDataset(_BatchFetch):
             flat = self._decode(key, idx.reshape(-1))
         return torch.from_numpy(flat).view(b, t, *flat.shape[1:])  # (B, T, 3, H, W)
 
-    def _cached_features(self, key: str, idx: np.ndarray) -> torch.Tensor:
+    def _cached_features(self, key: str, idx: np.ndarray, view: int | None = None) -> torch.Tensor:
+        """Cached features (B, T, C, h, w) of frames ``idx`` (B, T): one random augmented view per entry, or
+        the given ``view`` for all."""
         feats = self._features[key]
         if isinstance(feats, (str, os.PathLike)):  # in a loader worker: reopen the memmap
             feats = self._features[key] = np.load(feats, mmap_mode="r")
         b, t = idx.shape
-        view = torch.randint(0, feats.shape[1], (b * t,)).numpy()  # (B*T,) one augmented view each
+        if view is None:
+            view = torch.randint(0, feats.shape[1], (b * t,)).numpy()  # (B*T,) one augmented view each
         flat = np.asarray(feats[idx.reshape(-1), view], dtype=np.float32)  # (B*T, C, h, w)
         return torch.from_numpy(flat).view(b, t, *flat.shape[1:])  # (B, T, C, h, w)
 

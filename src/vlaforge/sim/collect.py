@@ -11,6 +11,7 @@ An episode stops ``extra_steps`` steps after the first success, or at ``max_step
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import deque
@@ -35,15 +36,17 @@ class CollectConfig:
     """Dataset directory to create (LeRobot v3)."""
     simulator: str = "metaworld"
     """A registered simulator (``vlaforge.sim.simulator``): metaworld, aloha."""
-    tasks: str = "mt10"
-    """Suite (mt10, mt50, mt40 = MT50 minus MT10, easy/medium/hard/very_hard), task, or comma list."""
+    tasks: str | None = None
+    """Suite (Meta-World: mt10, mt50, mt40 = MT50 minus MT10, easy/medium/hard/very_hard; ALOHA: aloha),
+    task, or comma list; default: the simulator's default suite (mt10, aloha)."""
     episodes_per_task: int = 50
     image_size: int = 64
-    cameras: str = "corner2,gripperPOV"
-    """Comma-separated camera names."""
+    cameras: str | None = None
+    """Comma-separated camera names; default: the simulator's (corner2,gripperPOV; top,left_wrist,right_wrist)."""
     seed_start: int = 0
     workers: int = 2
-    max_steps: int = 500
+    max_steps: int | None = None
+    """Episode cap; default: the simulator's episode length (Meta-World 500, ALOHA 400)."""
     extra_steps: int = 10
     """Steps recorded after the first success (the policy sees the task finished)."""
     max_seeds_per_task: int | None = None
@@ -59,7 +62,13 @@ class CollectConfig:
 
     @property
     def camera_list(self) -> tuple[str, ...]:
-        return tuple(c.strip() for c in self.cameras.split(",") if c.strip())
+        return tuple(c.strip() for c in (self.cameras or "").split(",") if c.strip())
+
+    def for_simulator(self, sim) -> "CollectConfig":
+        """Unset tasks, cameras and episode length filled in from the simulator's defaults."""
+        return dataclasses.replace(self, tasks=self.tasks or sim.default_suite,
+                                   cameras=self.cameras or ",".join(sim.default_cameras),
+                                   max_steps=self.max_steps or sim.max_steps)
 
     @property
     def seed_cap(self) -> int:
@@ -175,6 +184,7 @@ def collect(cfg: CollectConfig, writer_factory: Callable[..., Any] | None = None
             progress: bool = True) -> dict[str, Any]:
     """Run the collection described by ``cfg``; returns (and writes) a summary dict."""
     sim = get_simulator(cfg.simulator)
+    cfg = cfg.for_simulator(sim)
     tasks = sim.resolve_tasks(cfg.tasks)
     if cfg.resume and cfg.overwrite:
         raise ValueError("--resume continues the dataset in --out and --overwrite deletes it: pass only one")

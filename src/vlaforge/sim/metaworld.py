@@ -146,6 +146,7 @@ class MetaWorld(Simulator):
     embodiment_name = EMBODIMENT
     cameras = ("topview", "corner", "corner3", "corner4", "behindGripper") + CAMERAS
     default_cameras = CAMERAS
+    default_suite = "mt10"
     fps = 80.0
     max_steps = MAX_PATH_LENGTH
 

@@ -73,7 +73,8 @@ def write_outputs(results: dict[str, Any], out_dir: str | Path) -> dict[str, str
 
 
 def markdown_table(results: dict[str, Any]) -> str:
-    lines = [f"# Meta-World evaluation: {results.get('policy', '?')}", "",
+    sim = {"metaworld": "Meta-World", "aloha": "ALOHA"}.get(results.get("simulator", "metaworld"), results.get("simulator"))
+    lines = [f"# {sim} evaluation: {results.get('policy', '?')}", "",
              f"suite `{results.get('suite')}`, {results.get('episodes_per_task')} episodes per task from seed "
              f"{results.get('seed_start')}, at most {results.get('max_steps')} steps, "
              f"n_action_steps {results.get('n_action_steps')}, {results.get('date', '')}", "",

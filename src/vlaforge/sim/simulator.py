@@ -54,6 +54,8 @@ class Simulator:
     cameras: tuple[str, ...] = ()
     """Every camera the simulator can render."""
     default_cameras: tuple[str, ...] = ()
+    default_suite: str = ""
+    """What ``vlaforge collect`` and ``eval`` run when no task is named."""
     fps: float = 0.0
     max_steps: int = 500
     """Default episode length of the evaluation protocol."""

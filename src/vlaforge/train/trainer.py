@@ -140,7 +140,8 @@ class Trainer:
         self.n_trainable = sum(p.numel() for g in self.optimizer.param_groups for p in g["params"])
 
     def _attach_feature_caches(self) -> None:
-        """Frozen pretrained encoders cost nothing per step: their features come from a cache."""
+        """Frozen pretrained encoders cost nothing per step: their features come from a cache (one view per
+        frame when the encoder has no shift augmentation: K identical views would only cost K times the build)."""
         encoders = self.model.frozen_image_encoders() if hasattr(self.model, "frozen_image_encoders") else {}
         if not (encoders and self.cfg.data.feature_cache):
             return
@@ -151,8 +152,9 @@ class Trainer:
             if not hasattr(ds, "set_features"):
                 continue
             t0 = time.perf_counter()
+            pad = _shift_pad(encoders)
             feats = load_feature_cache(ds.root, ds.frames(), {k: e for k, e in encoders.items() if k in ds.camera_keys},
-                                       views=self.cfg.data.feature_views, shift_pad=_shift_pad(encoders),
+                                       views=self.cfg.data.feature_views if pad > 0 else 1, shift_pad=pad,
                                        progress=self.cfg.progress)
             ds.set_features(feats)
             self.data.info.setdefault("feature_cache_s", []).append(round(time.perf_counter() - t0, 1))

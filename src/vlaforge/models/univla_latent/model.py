@@ -26,7 +26,7 @@ from torch import nn
 
 from vlaforge.core.embodiment import EmbodimentSpec
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, TASK,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, TASK,
 )
 from vlaforge.core.normalize import Normalizer
 from vlaforge.core.policy import Batch, Policy
@@ -175,7 +175,8 @@ class UniVLALatentPolicy(Policy):
     def frozen_image_encoders(self) -> dict[str, nn.Module]:
         if self.feats is None:
             return {}
-        return {IMAGE_PREFIX + cam: f for f, cam in zip(self.feats, self.config.cameras)}
+        cams = self.config.cameras[:1] if self.stage.startswith("lam") else self.config.cameras  # the LAM reads camera 0
+        return {IMAGE_PREFIX + cam: f for f, cam in zip(self.feats, cams)}
 
     def reset(self) -> None:
         super().reset()
@@ -186,8 +187,9 @@ class UniVLALatentPolicy(Policy):
     def features(self, b: Batch, cam_index: int, which: str, t: int) -> torch.Tensor:
         """Frozen feature map (B, C, h, w) of camera ``cam_index`` at observation step ``t`` (or the future frame)."""
         cam = self.config.cameras[cam_index]
-        if which == "obs" and FEATURE_PREFIX + cam in b:
-            return b[FEATURE_PREFIX + cam][:, t].float()
+        cached = b.get((FEATURE_PREFIX if which == "obs" else FUTURE_FEATURE_PREFIX) + cam)
+        if cached is not None:
+            return cached[:, t].float()
         img = b[(IMAGE_PREFIX if which == "obs" else FUTURE_PREFIX) + cam][:, t]
         with torch.no_grad():
             if self.feats is None:
