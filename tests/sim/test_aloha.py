@@ -67,6 +67,22 @@ def test_transfer_cube_expert_succeeds_in_the_joint_position_env():
     env.close()
 
 
+def test_the_private_replay_predicts_the_env_exactly():
+    """The expert decides on a private replay, so the env must go through bit-identical states (a float32
+    vs float64 gripper target once made 12% of privately successful replays fail in the env)."""
+    from vlaforge.sim.aloha import _joint_scene, replay
+
+    objects = sample_objects("transfer-cube", 10003)
+    actions, _ = expert_actions("transfer-cube", objects, iterations=0)
+    private, _ = replay(_joint_scene("transfer-cube"), objects, actions[:150])
+    env = AlohaEnv("transfer-cube", 32, cameras=())
+    step = env.reset(10003, render=False)
+    for t, a in enumerate(actions[:150]):
+        step = env.step(a, render=False)
+        np.testing.assert_array_equal(step.obs[STATE], private[t])
+    env.close()
+
+
 def test_insertion_twin_grasps_and_lifts_both_objects():
     """The end-effector twin picks both objects off the table (reward >= 2 needs both lifted and held);
     whether the peg goes in is measured by the benchmark, not asserted here (it is below target)."""
