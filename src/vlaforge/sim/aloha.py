@@ -79,8 +79,8 @@ def assets_dir() -> Path:
 
 def canonical(task: str) -> str:
     t = task.strip().lower().replace("_", "-")
-    t = {"transfer-cube": "transfer-cube", "transfercube": "transfer-cube", "aloha-transfer-cube": "transfer-cube",
-         "aloha-insertion": "insertion"}.get(t, t)
+    aliases = {"transfercube": "transfer-cube", "aloha-transfer-cube": "transfer-cube", "aloha-insertion": "insertion"}
+    t = aliases.get(t, t)
     if t not in TASKS:
         raise KeyError(f"unknown ALOHA task {task!r}; tasks: {', '.join(TASKS)} (suite 'aloha': both)")
     return t
@@ -106,8 +106,8 @@ class _Scene:
             self.model.eq_solimp[:, :3] = (0.95, 0.99, 0.001)
         self.data = self.mj.MjData(self.model)
         self.task = task
-        geom = lambda i: self.mj.mj_id2name(self.model, self.mj.mjtObj.mjOBJ_GEOM, i)  # noqa: E731
-        self._geom_names = [geom(i) for i in range(self.model.ngeom)]
+        geom = self.mj.mjtObj.mjOBJ_GEOM
+        self._geom_names = [self.mj.mj_id2name(self.model, geom, i) for i in range(self.model.ngeom)]
         self._renderer = None
 
     def reset(self, objects: np.ndarray) -> None:
@@ -166,7 +166,8 @@ class _Scene:
     def joints(self) -> np.ndarray:
         """The 14-D state: 6 joints + normalized gripper opening per arm, left first."""
         q = self.data.qpos
-        return np.concatenate([q[:6], [normalize_gripper(q[6])], q[8:14], [normalize_gripper(q[14])]]).astype(np.float32)
+        left, right = [normalize_gripper(q[6])], [normalize_gripper(q[14])]
+        return np.concatenate([q[:6], left, q[8:14], right]).astype(np.float32)
 
     def contacts(self) -> set[tuple[str, str]]:
         d, n = self.data, self._geom_names
@@ -283,13 +284,6 @@ def _quat(axis: Sequence[float], degrees: float) -> np.ndarray:
     a = np.asarray(axis, float) / np.linalg.norm(axis)
     h = np.deg2rad(degrees) / 2
     return np.concatenate([[np.cos(h)], np.sin(h) * a])
-
-
-def _qmul(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    w1, x1, y1, z1 = p
-    w2, x2, y2, z2 = q
-    return np.array([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
-                     w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2])
 
 
 def _wp(t, xyz, quat, gripper) -> Waypoint:

@@ -26,7 +26,8 @@ from torch import nn
 
 from vlaforge.core.embodiment import EmbodimentSpec
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, TASK,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX,
+    MAX_DIM, TASK,
 )
 from vlaforge.core.normalize import Normalizer
 from vlaforge.core.policy import Batch, Policy
@@ -175,7 +176,8 @@ class UniVLALatentPolicy(Policy):
     def frozen_image_encoders(self) -> dict[str, nn.Module]:
         if self.feats is None:
             return {}
-        cams = self.config.cameras[:1] if self.stage.startswith("lam") else self.config.cameras  # the LAM reads camera 0
+        cams = self.config.cameras
+        cams = cams[:1] if self.stage.startswith("lam") else cams  # the LAM reads camera 0 only
         return {IMAGE_PREFIX + cam: f for f, cam in zip(self.feats, cams)}
 
     def reset(self) -> None:
