@@ -70,3 +70,35 @@ def test_server_warms_up_on_the_checkpoints_tasks(tmp_path, start_server):
         assert srv.policy.text.misses == misses  # a known prompt: no encoder call
         client.infer(make_obs(np.random.default_rng(0), size=(64, 64), prompt="a new prompt"))
         assert srv.policy.text.misses == misses + 1  # a new one: exactly one
+
+
+def test_one_checkpoint_serves_sawyer_and_aloha(tmp_path, start_server):
+    """A Sawyer + ALOHA policy (camera slots main/wrist/wrist2): each request names its robot and sends only
+    the cameras that robot has; replies carry that robot's action width; a micro-batch may mix robots."""
+    import concurrent.futures
+
+    aloha = get_embodiment("aloha")
+    stats = {**fake_stats(), "aloha": {k: {s: [0.0] * 14 if s == "mean" else [1.0] * 14 for s in ("mean", "std")}
+                                       for k in ("observation.state", "action")}}
+    torch.manual_seed(0)
+    cfg = xvla.XVLAConfig.from_preset("tiny", text_encoder="hash", chunk_size=8, n_action_steps=4,
+                                      cameras=("main", "wrist", "wrist2"),
+                                      camera_map=("corner2=main", "gripperPOV=wrist", "top=main", "left_wrist=wrist",
+                                                  "right_wrist=wrist2"))
+    policy = cfg.create(Normalizer(stats, [SAWYER, aloha], cfg.norm_mode), [SAWYER, aloha])
+    srv = start_server(save_checkpoint(tmp_path / "ckpt", policy), batch_max=4, batch_wait_ms=50)
+    rng = np.random.default_rng(0)
+    sawyer_msg = {**make_obs(rng, size=(64, 64)), "embodiment": "metaworld_sawyer"}  # no third camera
+    aloha_msg = {**make_obs(rng, size=(64, 64), prompt="hand the cube over"), "embodiment": "aloha",
+                 "observation/wrist2": rng.integers(0, 256, (64, 64, 3), dtype=np.uint8),
+                 "observation/state": rng.normal(size=14).astype(np.float32)}
+
+    def ask(msg):
+        with WebsocketClientPolicy(srv.url) as client:
+            return client.infer(msg)["actions"]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:  # two connections: one micro-batch of two robots
+        a, b = pool.map(ask, [sawyer_msg, aloha_msg])
+    assert a.shape == (8, 4) and b.shape == (8, 14) and np.isfinite(a).all() and np.isfinite(b).all()
+    with WebsocketClientPolicy(srv.url) as client:
+        with pytest.raises(Exception, match="observation/wrist2"):  # ALOHA's right wrist is never padded
+            client.infer({k: v for k, v in aloha_msg.items() if k != "observation/wrist2"})

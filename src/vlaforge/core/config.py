@@ -50,6 +50,10 @@ class PolicyConfig:
     preset: str = "tiny"
     """The preset these values came from (``from_preset``); 'custom' when built by hand."""
     cameras: tuple[str, ...] = ("corner2", "gripperPOV")
+    """Camera slots the policy reads, in order (a robot's own camera names, or slots it maps onto)."""
+    camera_map: tuple[str, ...] = ()
+    """``"camera=slot"`` entries for robots whose cameras are named otherwise (``vlaforge.core.cameras``):
+    e.g. Sawyer's corner2 and ALOHA's top both feeding slot 'main'. Empty: cameras are the slots."""
     image_size: tuple[int, int] = (64, 64)
     n_obs_steps: int = 1
     """Observation frames per sample (current + history) at inference."""

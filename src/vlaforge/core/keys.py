@@ -15,6 +15,8 @@ Batch contract (training, after collation):
   features of that camera, in place of its images (``vlaforge.data.features``)
 - ``future.features.<cam>``: optional float ``(B, Tf, C, h, w)`` the same cache's features of the
   future frames (unaugmented view), beside ``future.images.<cam>``
+- ``observation.image_is_pad.<cam>``: optional bool ``(B,)``: True where the sample's robot has no
+  camera in that slot (its images are zeros; see ``vlaforge.core.cameras``); absent = all real
 
 Observations at inference use the same keys with the same ``To`` axis
 (``predict_action_chunk``) or without it (``select_action``).
@@ -24,6 +26,7 @@ IMAGE_PREFIX = "observation.images."
 FUTURE_PREFIX = "future.images."
 FEATURE_PREFIX = "observation.features."
 FUTURE_FEATURE_PREFIX = "future.features."
+IMAGE_PAD_PREFIX = "observation.image_is_pad."
 STATE = "observation.state"
 ACTION = "action"
 ACTION_IS_PAD = "action_is_pad"

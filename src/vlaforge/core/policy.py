@@ -73,7 +73,8 @@ class Policy(nn.Module):
         n = self.stage_spec.n_obs_steps if training else c.n_obs_steps
         return BatchSpec(c.family, tuple(c.cameras), n, tuple(c.image_size), self.embodiments,
                          self.stage_spec.chunk_size if training else c.chunk_size, needs_state=self.needs_state,
-                         variable_obs_steps=any_frames or (training and self.variable_obs_steps))
+                         variable_obs_steps=any_frames or (training and self.variable_obs_steps),
+                         camera_map=tuple(c.camera_map))
 
     def check_batch(self, batch: Batch, training: bool, any_frames: bool = False) -> Batch:
         """See ``vlaforge.core.validate.check_batch``; every family calls this first.

@@ -14,11 +14,12 @@ from typing import Any, Mapping
 
 import torch
 
+from vlaforge.core.cameras import parse_camera_map, robot_slots
 from vlaforge.core.embodiment import EmbodimentSpec
 from vlaforge.core.errors import BatchError
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, OBS_IS_PAD, STATE, TASK,
-    image_keys,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, HAS_ACTION, IMAGE_PAD_PREFIX, IMAGE_PREFIX, OBS_IS_PAD, STATE,
+    TASK, image_keys,
 )
 
 Batch = dict[str, Any]
@@ -37,6 +38,8 @@ class BatchSpec:
     needs_state: bool = True
     variable_obs_steps: bool = False
     """Accept any number of frames (a world model reads whole clips)."""
+    camera_map: tuple[str, ...] = ()
+    """``"camera=slot"`` entries (``vlaforge.core.cameras``); empty: cameras are the slots."""
 
 
 def describe(v: Any) -> str:
@@ -56,6 +59,8 @@ def check_batch(batch: Mapping[str, Any], spec: BatchSpec, training: bool) -> Ba
         raise BatchError(f"{spec.family}: a batch must be a dict of batch-contract keys", expected="dict",
                          received=describe(batch))
     out = dict(batch)
+    if spec.camera_map:
+        _to_slots(out, spec)
     B, To = _check_images(out, spec)
     out[EMBODIMENT] = _embodiments(batch, spec, B)
     if spec.needs_state:
@@ -109,6 +114,45 @@ def _check_images(out: Batch, spec: BatchSpec) -> tuple[int, int]:
             raise BatchError(f"{spec.family}: batch has neither camera frames nor {STATE!r}", key=STATE)
         B, To = s.shape[0], (s.shape[1] if s.dim() == 3 else 1)
     return B, To
+
+
+def _to_slots(out: Batch, spec: BatchSpec) -> None:
+    """Rename a robot's cameras to the policy's slots and fill the slots the sample's robot lacks
+    with zero images flagged in ``observation.image_is_pad.<slot>`` (``vlaforge.core.cameras``)."""
+    cmap = parse_camera_map(spec.camera_map)
+    for key in list(out):
+        for prefix in (IMAGE_PREFIX, FEATURE_PREFIX, IMAGE_PAD_PREFIX):
+            cam = key[len(prefix):] if key.startswith(prefix) else None
+            slot = cmap.get(cam) if cam else None
+            if slot and slot != cam and key in out:
+                if prefix + slot in out:
+                    raise BatchError(f"{spec.family}: both {key!r} and {prefix + slot!r} fill camera slot {slot!r}; "
+                                     "send one", key=key, expected=f"one camera per slot of {list(spec.cameras)}",
+                                     received=f"{sorted(k for k in out if k.startswith(prefix))}")
+                out[prefix + slot] = out.pop(key)
+    missing = [c for c in spec.cameras if IMAGE_PREFIX + c not in out and FEATURE_PREFIX + c not in out]
+    if not missing:
+        return
+    ref = next((out[IMAGE_PREFIX + c] for c in spec.cameras if IMAGE_PREFIX + c in out), None)
+    if ref is None or not torch.is_tensor(ref) or ref.dim() not in (4, 5):
+        return  # nothing to pad from: _check_images names the missing camera
+    names = out.get(EMBODIMENT)
+    if names is None and len(spec.embodiments) == 1:
+        names = [next(iter(spec.embodiments))] * ref.shape[0]
+    names = [names] * ref.shape[0] if isinstance(names, str) else list(names or [])
+    for slot in missing:
+        for name in sorted(set(names)):
+            robot = spec.embodiments.get(name)
+            has = robot_slots(robot.cameras, spec.cameras, cmap) if robot is not None else {}
+            if slot in has:
+                raise BatchError(f"{spec.family}: observation lacks {IMAGE_PREFIX + has[slot]!r}, robot {name!r}'s "
+                                 f"camera for slot {slot!r}", key=IMAGE_PREFIX + has[slot],
+                                 expected=f"cameras {sorted(has.values())} of {name!r}", received=f"{image_keys(out)}")
+        if not names:
+            return
+        out[IMAGE_PREFIX + slot] = torch.zeros(*ref.shape[:-2], *spec.image_size, dtype=torch.uint8,
+                                               device=ref.device)
+        out[IMAGE_PAD_PREFIX + slot] = torch.ones(ref.shape[0], dtype=torch.bool, device=ref.device)
 
 
 def _embodiments(batch: Mapping[str, Any], spec: BatchSpec, B: int) -> list[str]:

@@ -21,8 +21,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION, IMAGE_PREFIX,
-    OBS_IS_PAD, STATE, TASK,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, FUTURE_FEATURE_PREFIX, FUTURE_PREFIX, HAS_ACTION,
+    IMAGE_PAD_PREFIX, IMAGE_PREFIX, OBS_IS_PAD, STATE, TASK,
 )
 from vlaforge.data.errors import DatasetError, EpisodeIndexError
 from vlaforge.data.lerobot import LeRobotDatasetMeta, load_meta, read_frames
@@ -56,7 +56,10 @@ class LeRobotDataset(_BatchFetch):
     def __init__(self, root: str | os.PathLike, n_obs_steps: int = 2, obs_stride: int = 1, chunk_size: int = 16,
                  cameras: Sequence[str] | None = None, use_cache: bool = True, episodes: Sequence[int] | None = None,
                  future_offsets: Sequence[int] = (), cache_dir: str | os.PathLike | None = None,
-                 action_dim: int | None = None, state_dim: int | None = None) -> None:
+                 action_dim: int | None = None, state_dim: int | None = None,
+                 camera_map: dict[str, str] | None = None) -> None:
+        """``camera_map``: camera -> the policy slot its frames are served under (``vlaforge.core.cameras``);
+        ``camera_keys`` keep the dataset's own names (the frame and feature caches use them)."""
         if n_obs_steps < 1 or obs_stride < 1 or chunk_size < 1:
             raise ValueError("n_obs_steps, obs_stride and chunk_size must be >= 1")
         if any(o < 1 for o in future_offsets):
@@ -67,6 +70,9 @@ class LeRobotDataset(_BatchFetch):
         self.future_offsets = tuple(int(o) for o in future_offsets)
         self.use_cache, self.cache_dir = use_cache, cache_dir
         self.camera_keys = self._select_cameras(cameras)
+        cmap = camera_map or {}
+        self.slot_names = {k: cmap.get(k[len(IMAGE_PREFIX):], k[len(IMAGE_PREFIX):]) for k in self.camera_keys}
+        """Camera key -> the name its frames are served under (itself without a camera map)."""
         self._data = read_frames(self.meta, [STATE, ACTION, "timestamp", "episode_index", "frame_index",
                                              "task_index"])
         self.action_dim = self._width(ACTION, action_dim)
@@ -141,9 +147,9 @@ class LeRobotDataset(_BatchFetch):
         out: Batch = {OBS_IS_PAD: torch.from_numpy(obs_pad), ACTION_IS_PAD: torch.from_numpy(act_pad)}
         for key in self.camera_keys:
             if key in self._features:
-                out[FEATURE_PREFIX + key[len(IMAGE_PREFIX):]] = self._cached_features(key, obs)
+                out[FEATURE_PREFIX + self.slot_names[key]] = self._cached_features(key, obs)
             else:
-                out[key] = self._images(key, obs)
+                out[IMAGE_PREFIX + self.slot_names[key]] = self._images(key, obs)
         out[STATE] = self._lowdim(STATE, obs, self.state_dim)
         out[ACTION] = self._lowdim(ACTION, act, self.action_dim)
         if not self.meta.has_actions:
@@ -152,9 +158,9 @@ class LeRobotDataset(_BatchFetch):
             fut, fut_pad = self._window(g, np.asarray(self.future_offsets))  # (B, Tf)
             out[FUTURE_IS_PAD] = torch.from_numpy(fut_pad)
             for key in self.camera_keys:
-                out[FUTURE_PREFIX + key[len(IMAGE_PREFIX):]] = self._images(key, fut)
+                out[FUTURE_PREFIX + self.slot_names[key]] = self._images(key, fut)
                 if key in self._features:  # a world-model target: the frame as is, never a shifted view
-                    out[FUTURE_FEATURE_PREFIX + key[len(IMAGE_PREFIX):]] = self._cached_features(key, fut, view=0)
+                    out[FUTURE_FEATURE_PREFIX + self.slot_names[key]] = self._cached_features(key, fut, view=0)
         out.update(self._labels(g))
         return out
 
@@ -236,8 +242,10 @@ class MixtureDataset(_BatchFetch):
     """Several datasets behind one index space, sampled with per-dataset weights.
 
     Action-labelled and action-free datasets mix: state/action are zero-padded to the
-    widest member, and ``has_action``/``action_is_pad`` tell them apart. Members must
-    share cameras, image size and window settings so batches stack.
+    widest member, and ``has_action``/``action_is_pad`` tell them apart. Robots with
+    different cameras mix too: a batch holds every member's camera slots, a member's
+    missing slot as zero images flagged in ``observation.image_is_pad.<slot>``. Members
+    must share image size and window settings so batches stack.
     """
 
     def __init__(self, datasets: Sequence[LeRobotDataset], weights: Sequence[float] | None = None) -> None:
@@ -253,11 +261,14 @@ class MixtureDataset(_BatchFetch):
         for d in self.datasets:
             d.action_dim, d.state_dim = a, s
         self._offsets = np.cumsum([0] + [len(d) for d in datasets])
+        slots = [set(d.slot_names.values()) for d in self.datasets]
+        self.padded_slots = sorted(set().union(*slots)) if any(s != slots[0] for s in slots) else []
+        """Camera slots some member lacks: every batch then carries their ``image_is_pad`` flags."""
 
     def _check_compatible(self) -> None:
         ref = self.datasets[0]
         for d in self.datasets[1:]:
-            for attr in ("camera_keys", "n_obs_steps", "obs_stride", "chunk_size", "future_offsets"):
+            for attr in ("n_obs_steps", "obs_stride", "chunk_size", "future_offsets"):
                 if getattr(d, attr) != getattr(ref, attr):
                     raise DatasetError(f"cannot mix {d.root} with {ref.root}: {attr} differs "
                                        f"({getattr(d, attr)} vs {getattr(ref, attr)}); build them with the same one")
@@ -277,6 +288,8 @@ class MixtureDataset(_BatchFetch):
             parts.append(self.datasets[d].get_batch(idx[sel] - self._offsets[d]))
             order.append(sel)
         inv = torch.from_numpy(np.argsort(np.concatenate(order)))
+        if self.padded_slots:
+            _pad_camera_slots(parts, self.padded_slots)
         out: Batch = {}
         for k in parts[0]:
             if isinstance(parts[0][k], torch.Tensor):
@@ -296,6 +309,23 @@ class MixtureDataset(_BatchFetch):
         which = rng.choice(len(self.datasets), size=len(self), p=self.weights)
         local = (rng.random(len(self)) * (self._offsets[1:] - self._offsets[:-1])[which]).astype(np.int64)
         return self._offsets[which] + local
+
+
+def _pad_camera_slots(parts: list[Batch], slots: Sequence[str]) -> None:
+    """Give every part every camera key of any part (zeros where it has none) and each slot's
+    ``image_is_pad`` flag (B,), so the parts of a mixed-robot batch stack."""
+    keys = {k: p[k] for p in parts for k in p if k.startswith(_CAMERA_PREFIXES)}
+    for p in parts:
+        b = len(p[TASK])
+        for slot in slots:
+            p[IMAGE_PAD_PREFIX + slot] = torch.full((b,), IMAGE_PREFIX + slot not in p
+                                                    and FEATURE_PREFIX + slot not in p, dtype=torch.bool)
+        for k, ref in keys.items():
+            if k not in p:
+                p[k] = torch.zeros((b,) + tuple(ref.shape[1:]), dtype=ref.dtype)
+
+
+_CAMERA_PREFIXES = (IMAGE_PREFIX, FEATURE_PREFIX, FUTURE_PREFIX, FUTURE_FEATURE_PREFIX)
 
 
 # ---------------------------------------------------------------------------- loader

@@ -86,6 +86,18 @@ class InputSpec:
     image_size: tuple[int, int]
     embodiments: dict[str, EmbodimentSpec]
     default_embodiment: str | None
+    camera_map: tuple[str, ...] = ()
+    """The policy's ``camera_map``: a request may omit the camera slots its robot has no camera for."""
+
+    def optional_keys(self, embodiment: str) -> set[str]:
+        """Dataset image keys this robot's requests may leave out (slots it has no camera for)."""
+        if not self.camera_map:
+            return set()
+        from vlaforge.core.cameras import parse_camera_map, robot_slots
+
+        slots = [d[len(IMAGE_PREFIX):] for d in self.key_map.values() if d.startswith(IMAGE_PREFIX)]
+        has = robot_slots(self.embodiments[embodiment].cameras, slots, parse_camera_map(self.camera_map))
+        return {IMAGE_PREFIX + s for s in slots if s not in has}
 
     def describe(self) -> dict[str, dict]:
         """Per client key: dtype and shape, for the metadata a client reads on connect."""
@@ -119,7 +131,10 @@ def decode_request(msg: Any, spec: InputSpec) -> Request:
                             expected=f"map with keys {sorted(spec.key_map)}", received=describe(msg))
     emb = _embodiment(msg, spec)
     obs: dict[str, Any] = {TASK: None, EMBODIMENT: [emb]}
+    optional = spec.optional_keys(emb)
     for client, dataset in spec.key_map.items():
+        if client not in msg and dataset in optional:
+            continue  # a camera slot this robot has no camera for: the policy pads it
         if client not in msg:
             raise ProtocolError(f"missing key {client!r} (the policy's {dataset!r})", key=client,
                                 expected=_expected(dataset, spec, emb), received="nothing")

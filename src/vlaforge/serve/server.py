@@ -87,7 +87,8 @@ class PolicyServer:
             embodiment = names[0]
         if embodiment is not None and embodiment not in policy.embodiments:
             raise ValueError(f"embodiment {embodiment!r} is not one this policy was trained on: {names}")
-        self.spec = InputSpec(key_map, tuple(policy.config.image_size), dict(policy.embodiments), embodiment)
+        self.spec = InputSpec(key_map, tuple(policy.config.image_size), dict(policy.embodiments), embodiment,
+                              tuple(getattr(policy.config, "camera_map", ())))
         self.device = next(iter(policy.parameters()), torch.zeros(0)).device
         self.stats: dict[str, Any] = {"requests": 0, "replies": 0, "errors": {}, "internal_errors": 0,
                                       "connections": 0, "open_connections": 0, "batches": 0, "batched_requests": 0}
@@ -168,7 +169,7 @@ class PolicyServer:
             for batch in (len(tasks), 1):
                 hist = ObsHistory(c.n_obs_steps, c.obs_stride)
                 step = {f"observation.images.{cam}": torch.zeros(batch, 3, *c.image_size, dtype=torch.uint8)
-                        for cam in c.cameras}
+                        for cam in c.cameras if f"observation.images.{cam}" not in self.spec.optional_keys(name)}
                 step.update({STATE: torch.zeros(batch, spec.state_dim), "task": tasks[:batch],
                              "embodiment": [name] * batch})
                 try:
@@ -332,7 +333,13 @@ class PolicyServer:
         return jobs
 
     def _infer_group(self, jobs: list[_Job]) -> list[np.ndarray | BaseException]:
-        """Worker thread: one forward pass for the group; on failure retry one by one to isolate."""
+        """Worker thread: one forward pass per robot in the group (robots differ in cameras and action
+        width); on failure retry one by one to isolate."""
+        robots = list(dict.fromkeys(j.embodiment for j in jobs))
+        if len(robots) > 1:
+            done = {id(j): r for name in robots for sub in [[j for j in jobs if j.embodiment == name]]
+                    for j, r in zip(sub, self._infer_group(sub))}
+            return [done[id(j)] for j in jobs]
         try:
             chunks = self._predict([j.obs for j in jobs], jobs[0].generator)  # (B, H, Da)
         except Exception as e:

@@ -238,8 +238,13 @@ def _observation_spec(source: PolicySource, sim: Simulator, image_size: int | No
     spec = source.observation_spec() or {}
     size = image_size or spec.get("image_size") or sim.embodiment.image_size
     size = (size, size) if isinstance(size, int) else tuple(size)
-    cams = tuple(cameras or spec.get("cameras") or sim.default_cameras)
-    return size, cams
+    if cameras or not spec.get("camera_map"):
+        return size, tuple(cameras or spec.get("cameras") or sim.default_cameras)
+    from vlaforge.core.cameras import parse_camera_map, robot_slots
+
+    # a policy of several robots reads camera slots: render this robot's cameras that feed them
+    slots = robot_slots(sim.embodiment.cameras, spec["cameras"], parse_camera_map(spec["camera_map"]))
+    return size, tuple(slots.values())
 
 
 def _video_path(video_dir: str | Path | None, task: str, seed: int, record: bool) -> str | None:

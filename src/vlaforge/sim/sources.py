@@ -34,7 +34,8 @@ class CheckpointSource:
         from vlaforge.core.checkpoint import read_config
 
         cfg = read_config(Path(self.path))["policy"]
-        return {"image_size": tuple(cfg["image_size"]), "cameras": tuple(cfg["cameras"])}
+        return {"image_size": tuple(cfg["image_size"]), "cameras": tuple(cfg["cameras"]),
+                "camera_map": tuple(cfg.get("camera_map", ()))}
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ class InProcessSource:
         cfg = getattr(self.policy, "config", None)
         if cfg is None or not hasattr(cfg, "image_size"):
             return None
-        return {"image_size": tuple(cfg.image_size), "cameras": tuple(cfg.cameras)}
+        return {"image_size": tuple(cfg.image_size), "cameras": tuple(cfg.cameras),
+                "camera_map": tuple(getattr(cfg, "camera_map", ()))}
 
 
 PolicySource = CheckpointSource | BaselineSource | RemoteSource | InProcessSource

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from vlaforge.core.cameras import parse_camera_map, robot_slots, slot_of
 from vlaforge.core.errors import ConfigError
 from vlaforge.core.keys import ACTION, ACTION_IS_PAD, HAS_ACTION
 from vlaforge.core.embodiment import EmbodimentSpec
@@ -148,11 +149,12 @@ def load_train_data(cfg, policy_cfg, stage=None, dist=None, placement: str = "gl
     weights_all = _mixture_weights(cfg, [m.total_frames for m in metas])
     mine, placed = _placement(all_roots, metas, dist, placement == "lpt")
     roots = [all_roots[i] for i in mine]
+    cmap = parse_camera_map(getattr(policy_cfg, "camera_map", ()))
     datasets = [LeRobotDataset(r, n_obs_steps=stage.n_obs_steps, obs_stride=stage.obs_stride,
-                               chunk_size=stage.chunk_size, cameras=tuple(policy_cfg.cameras),
+                               chunk_size=stage.chunk_size, cameras=_cameras_of(r, m, policy_cfg.cameras, cmap),
                                future_offsets=stage.future_offsets, use_cache=cfg.use_cache,
-                               episodes=_episode_subset(r, cfg.episodes_per_task, cfg.tasks))
-                for r in roots]
+                               episodes=_episode_subset(r, cfg.episodes_per_task, cfg.tasks), camera_map=cmap)
+                for r, m in zip(roots, [metas[i] for i in mine])]
     _check_actions(stage, policy_cfg.family, datasets)
     weights = None if weights_all is None else [weights_all[i] for i in mine]
     ds = datasets[0] if len(datasets) == 1 else MixtureDataset(datasets, weights)
@@ -165,6 +167,19 @@ def load_train_data(cfg, policy_cfg, stage=None, dist=None, placement: str = "gl
             "episodes_per_task": cfg.episodes_per_task,
             "tasks": sorted({t for m in metas for t in m.tasks})}
     return TrainData(ds, stats, specs, info=info)
+
+
+def _cameras_of(root: str, meta, slots: tuple[str, ...], cmap: dict[str, str]) -> tuple[str, ...]:
+    """The cameras of ``root`` the policy reads: its slots themselves, or (with a camera map) every camera
+    of the dataset that feeds one of them."""
+    if not cmap:
+        return tuple(slots)
+    cams = tuple(c for c in meta.cameras if slot_of(c, cmap) in slots)
+    if not cams:
+        raise ConfigError(f"no camera of {root} ({list(meta.cameras)}) feeds a policy slot {list(slots)}; add "
+                          "'camera=slot' entries to policy.camera_map")
+    robot_slots(cams, slots, cmap)  # two cameras on one slot is an error
+    return cams
 
 
 def _check_actions(stage, family: str, datasets) -> None:

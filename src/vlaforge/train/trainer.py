@@ -31,6 +31,7 @@ from safetensors.torch import load_model
 
 from vlaforge.core.atomic import atomic_symlink, write_json
 from vlaforge.core.checkpoint import CheckpointError, check_checkpoint, load_train_state, save_checkpoint
+from vlaforge.core.keys import IMAGE_PREFIX
 from vlaforge.core.normalize import Normalizer
 from vlaforge.core.errors import ConfigError
 from vlaforge.train import distributed
@@ -153,7 +154,9 @@ class Trainer:
                 continue
             t0 = time.perf_counter()
             pad = _shift_pad(encoders)
-            feats = load_feature_cache(ds.root, ds.frames(), {k: e for k, e in encoders.items() if k in ds.camera_keys},
+            slots = {k: IMAGE_PREFIX + v for k, v in ds.slot_names.items()}  # dataset camera key -> policy slot key
+            mine = {k: encoders[slots[k]] for k in ds.camera_keys if slots[k] in encoders}
+            feats = load_feature_cache(ds.root, ds.frames(), mine,
                                        views=self.cfg.data.feature_views if pad > 0 else 1, shift_pad=pad,
                                        progress=self.cfg.progress)
             ds.set_features(feats)

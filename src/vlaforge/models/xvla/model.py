@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlaforge.core.keys import (
-    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, HAS_ACTION, IMAGE_PREFIX, MAX_DIM, STATE, TASK,
+    ACTION, ACTION_IS_PAD, EMBODIMENT, FEATURE_PREFIX, HAS_ACTION, IMAGE_PAD_PREFIX, IMAGE_PREFIX, MAX_DIM, STATE,
+    TASK,
 )
 from vlaforge.core.errors import ConfigError
 from vlaforge.core.policy import Batch, Policy, decay_groups, freeze_module
@@ -39,6 +40,7 @@ from vlaforge.nn.embeddings import LearnedPositionEmbedding, sinusoidal_embeddin
 from vlaforge.nn.flow import euler_sample, interpolate, sample_time
 from vlaforge.nn.hf_backbone import HFBackbone
 from vlaforge.nn.text import build_text_encoder
+from vlaforge.nn.attention import padding_mask
 from vlaforge.nn.transformer import Transformer
 from vlaforge.nn.vision import ConvStem, PatchStem
 
@@ -69,6 +71,7 @@ class Context(NamedTuple):
     proprio: torch.Tensor  # (B, To * MAX_DIM) normalized state history
     domain: torch.Tensor  # (B,) soft-prompt / head rows
     row: torch.Tensor  # (B,) normalizer rows (embodiment)
+    visual_is_pad: torch.Tensor | None = None  # (B, Nv) tokens of camera slots the robot lacks; None: all real
 
 
 # ---- vision-language encoders -------------------------------------------------
@@ -309,7 +312,25 @@ class XVLAPolicy(Policy):
         vl, aux = self.vl(views, list(batch[TASK]), self.text)
         visual = torch.cat([self.vlm_proj(vl), self.aux_proj(aux)], dim=1)  # (B, Nv, W)
         state = self.normalizer.normalize(STATE, batch[STATE], row)  # (B, To, MAX_DIM)
-        return Context(visual, state.flatten(1), self._domain_of_row[row], row)
+        return Context(visual, state.flatten(1), self._domain_of_row[row], row, self._visual_pad(batch, views, visual))
+
+    def _visual_pad(self, batch: Batch, views: list[torch.Tensor], visual: torch.Tensor) -> torch.Tensor | None:
+        """(B, Nv) True on the tokens of camera slots a sample's robot lacks (``image_is_pad``), so a mixed-robot
+        batch never attends to zero images; None when every slot is real. The from-scratch / pretrained stems'
+        layout only ([instruction | slot 0 | slot 1 ...]); a Hugging Face backbone sees the zero images."""
+        pads = [batch.get(IMAGE_PAD_PREFIX + cam) for cam in self.config.cameras]
+        if not isinstance(self.vl, ConvVL) or not any(p is not None and bool(p.any()) for p in pads):
+            return None
+        B = visual.shape[0]
+        parts = [torch.zeros(B, 1, dtype=torch.bool, device=visual.device)]  # the instruction token
+        for p, v in zip(pads, views):
+            n = v.shape[1] * self.vl.tokens_per_view  # To frames x tokens per view
+            p = torch.zeros(B, dtype=torch.bool) if p is None else p
+            parts.append(p.to(visual.device, torch.bool)[:, None].expand(B, n))
+        out = torch.cat(parts, dim=1)  # (B, Nv)
+        if out.shape[1] != visual.shape[1]:
+            raise RuntimeError(f"xvla: {out.shape[1]} pad flags for {visual.shape[1]} visual tokens")
+        return out
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, ctx: Context) -> torch.Tensor:
         """One network call: noisy normalized actions (B, H, MAX_DIM) at time t (B,) -> clean actions."""
@@ -321,7 +342,11 @@ class XVLAPolicy(Policy):
         act = self.action_in(feats, ctx.domain)  # (B, H, W)
         x = self.pos(torch.cat([act, ctx.visual.to(act.dtype)], dim=1))
         prompts = self.soft_prompts(ctx.domain).view(B, self.config.soft_prompt_len, -1)  # (B, P, W)
-        x = self.transformer(torch.cat([x, prompts.to(x.dtype)], dim=1))
+        mask = None
+        if ctx.visual_is_pad is not None:  # keys: [actions (H) | visual (Nv) | prompts (P)]
+            real = ctx.visual_is_pad.new_zeros(B, H)
+            mask = padding_mask(torch.cat([real, ctx.visual_is_pad, real.new_zeros(B, prompts.shape[1])], dim=1))
+        x = self.transformer(torch.cat([x, prompts.to(x.dtype)], dim=1), mask=mask)
         return self.action_out(x[:, :H], ctx.domain)  # (B, H, MAX_DIM)
 
     # ---- inference -------------------------------------------------------------------------

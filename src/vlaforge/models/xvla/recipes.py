@@ -1,4 +1,4 @@
-"""X-VLA recipes: the MT10 protocol run and the demo's short run."""
+"""X-VLA recipes: the MT10 protocol run, the demo's short run, ALOHA alone and MT10 + ALOHA in one model."""
 
 from __future__ import annotations
 
@@ -54,4 +54,32 @@ def xvla_effnet_finetune_mt10() -> TrainConfig:
     cfg.policy.image_encoder = ImageEncoderConfig(kind="efficientnet_lite0", freeze=False, lr_scale=0.1, stride=16,
                                                   shift_pad=4)
     cfg.out_dir = "runs/xvla_effnet_finetune_mt10"
+    return cfg
+
+
+ALOHA_DATA = "data/aloha_64"
+SLOTS = ("main", "wrist", "wrist2")
+"""Camera slots of a Sawyer + ALOHA policy: Sawyer's corner2 and ALOHA's top are the main view."""
+SAWYER_ALOHA_CAMERAS = ("corner2=main", "gripperPOV=wrist", "top=main", "left_wrist=wrist", "right_wrist=wrist2")
+
+
+@register_recipe("xvla_tiny_aloha")
+def xvla_tiny_aloha() -> TrainConfig:
+    """X-VLA tiny on the ALOHA scripted demos alone (data/aloha_64: top + both wrists), 45 minutes."""
+    cfg = xvla_tiny_mt10()
+    cfg.policy.cameras = ("top", "left_wrist", "right_wrist")
+    cfg.data = DataConfig(roots=(ALOHA_DATA,), batch_size=32, num_workers=0)
+    cfg.out_dir = "runs/xvla_tiny_aloha"
+    return cfg
+
+
+@register_recipe("xvla_tiny_mt10_aloha")
+def xvla_tiny_mt10_aloha() -> TrainConfig:
+    """One X-VLA tiny on MT10 (Sawyer) + ALOHA together: camera slots, per-robot normalization, soft prompts
+    and heads; 90 minutes, the budget of the two single-robot runs together."""
+    cfg = xvla_tiny_mt10()
+    cfg.policy.cameras, cfg.policy.camera_map = SLOTS, SAWYER_ALOHA_CAMERAS
+    cfg.data = DataConfig(roots=(MT10_DATA, ALOHA_DATA), batch_size=32, num_workers=0)
+    cfg.time_budget_minutes = 2 * MT10_BUDGET_MINUTES
+    cfg.out_dir = "runs/xvla_tiny_mt10_aloha"
     return cfg
