@@ -27,3 +27,10 @@ run $VF train --recipe xvla_tiny_aloha --resume
 run $VF eval --policy runs/xvla_tiny_aloha/checkpoints/last --suite aloha --episodes-per-task 50 \
     --dataset data/aloha_64 --out benchmarks/results/aloha/xvla_tiny
 log "queue finished"
+
+# 3. (added at the end of the session, run by hand in this order) one change to the ALOHA run: chunks of 50
+#    steps (1 s at 50 Hz), 25 executed, with a shorter 25-minute budget (what the session had left).
+#    $VF train --recipe xvla_tiny_aloha --policy.chunk-size 50 --policy.n-action-steps 25 \
+#        --time-budget-minutes 25 --out-dir runs/xvla_tiny_aloha_chunk50 --resume
+#    $VF eval --policy runs/xvla_tiny_aloha_chunk50/checkpoints/last --suite aloha --episodes-per-task 50 \
+#        --dataset data/aloha_64 --out benchmarks/results/aloha/xvla_tiny_chunk50
