@@ -6,7 +6,8 @@
 1. torch.profiler summaries (top ops by self CPU time) of one training step (batch 32, bf16
    autocast) and one ``predict_action_chunk`` at batch 1.
 2. Training samples/s and batch-1 chunk latency for variants that change one thing:
-   precision, denoising steps, inference mode, torch.compile, tokens per view.
+   precision, denoising steps, inference mode, tokens per view, one-pass regression, and prefix
+   attention (the context's keys/values cached across denoising steps).
    Each variant's chunk is compared with the default's on the same noise (max abs difference).
 Writes benchmarks/results/profile_xvla.json.
 """
@@ -130,12 +131,19 @@ def main() -> None:
         f"{p}, regression objective (one pass)": dict(bf16=BF16, cfg=dict(objective="regression")),
         f"{p}, regression + 4 tokens per view": dict(bf16=BF16, cfg=dict(objective="regression",
                                                                         stem_channels=(32, 64, 128, 256, 256))),
+        f"{p}, prefix attention (context cached)": dict(bf16=BF16, cfg=dict(attention="prefix")),
+        f"{p}, prefix + 4 tokens per view": dict(bf16=BF16, cfg=dict(attention="prefix",
+                                                                    stem_channels=(32, 64, 128, 256, 256))),
+        f"{p}, prefix + 4 tokens + 3 steps": dict(bf16=BF16, cfg=dict(attention="prefix", num_inference_steps=3,
+                                                                     stem_channels=(32, 64, 128, 256, 256))),
+        f"{p}, prefix + 4 tokens + 2 steps": dict(bf16=BF16, cfg=dict(attention="prefix", num_inference_steps=2,
+                                                                     stem_channels=(32, 64, 128, 256, 256))),
     }
     rows = {}
     for name, v in variants.items():
         pol_v = build(**v.get("cfg", {}))
         ms, out = chunk_ms(pol_v, v["bf16"], reps, v.get("inference_mode", False))
-        same_net = not ({"stem_channels", "objective"} & set(v.get("cfg", {})))
+        same_net = not ({"stem_channels", "objective", "attention"} & set(v.get("cfg", {})))
         rows[name] = {"chunk_ms": round(ms, 2), "train_samples_per_s": round(train_rate(pol_v, 64, v["bf16"], steps), 1),
                       "max_abs_diff_vs_default": float((out - ref).abs().max()) if same_net else None}
         print(f"{name:<42} chunk {ms:6.1f} ms   train {rows[name]['train_samples_per_s']:6.1f} samples/s   "

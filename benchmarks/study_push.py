@@ -32,6 +32,11 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "xvla_lr1e-3": ("xvla_tiny_mt10", ("--optim.lr", "1e-3")),
     "xvla_64_tokens_per_view": ("xvla_tiny_mt10", ("--policy.stem-channels", "32", "64", "128")),
     "xvla_quantile_norm": ("xvla_tiny_mt10", ("--policy.norm-mode", "quantile")),
+    "xvla_4_tokens_per_view": ("xvla_tiny_mt10", ("--policy.stem-channels", "32", "64", "128", "256", "256")),
+    "xvla_effnet_frozen": ("xvla_effnet_frozen_mt10", ()),
+    "xvla_effnet_frozen_stride32": ("xvla_effnet_frozen_mt10", ("--policy.image-encoder.stride", "32")),
+    # two changes together, after each was measured alone
+    "xvla_regression_lr1e-3": ("xvla_tiny_mt10", ("--policy.objective", "regression", "--optim.lr", "1e-3")),
 }
 
 

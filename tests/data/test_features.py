@@ -37,7 +37,11 @@ def test_cache_matches_the_encoder_and_is_rebuilt_for_another_encoder(tmp_path):
     assert again.filename == feats.filename  # reused, not rebuilt
     other = load_feature_cache(root, ds.frames(), {key: encoder(pretrained=False)}, views=2, shift_pad=2,
                                cache_root=tmp_path / "f", progress=False)[key]
-    assert other.filename != feats.filename and len(list((tmp_path / "f").iterdir())) == 1  # stale one removed
+    assert other.filename != feats.filename
+    assert len(list((tmp_path / "f").iterdir())) == 2  # another encoder of the same data: both caches kept
+    again = load_feature_cache(root, ds.frames(), {key: enc}, views=2, shift_pad=2, cache_root=tmp_path / "f",
+                               progress=False)[key]
+    assert again.filename == feats.filename  # switching back costs no rebuild
 
     ds.set_features({key: feats})
     batch = ds[[0, 3, 7]]
@@ -96,3 +100,25 @@ def test_lam_caches_only_the_camera_it_reads_and_its_future_frames(tmp_path):
     model = trainer.model
     live = model.features({FUTURE_PREFIX + "corner2": batch[FUTURE_PREFIX + "corner2"]}, 0, "future", 0)
     torch.testing.assert_close(fut[:, 0], live, atol=2e-2, rtol=2e-2)
+
+
+def test_stale_caches_are_removed_and_the_rest_capped(tmp_path):
+    """Another dataset version's cache and an unfinished one go; this version's others stay, newest MAX_KEPT."""
+    import json
+    import os
+
+    from vlaforge.data.features import COMPLETE, MAX_KEPT, _remove_stale
+
+    def cache(name: str, fingerprint: str | None, age: int) -> None:
+        d = tmp_path / name
+        d.mkdir()
+        if fingerprint is not None:
+            (d / COMPLETE).write_text(json.dumps({"keys": ["k"], "fingerprint": fingerprint}))
+            os.utime(d / COMPLETE, (1e9 - age, 1e9 - age))
+
+    cache("old_data", "v1", 0)
+    cache("unfinished", None, 0)
+    for i in range(MAX_KEPT + 1):
+        cache(f"enc{i}", "v2", age=i)  # enc0 is the newest
+    _remove_stale(tmp_path, keep="building", fingerprint="v2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"enc{i}" for i in range(MAX_KEPT - 1)]

@@ -229,3 +229,27 @@ def test_bad_input_is_a_clear_error():
         pol({**b, "action": torch.randn(3, 9, 4)})
     with pytest.raises(BatchError, match="unknown embodiment"):
         pol({**b, "embodiment": ["aloha"] * 3})
+
+
+def test_prefix_attention_caches_the_context_exactly():
+    """attention='prefix': the visual + prompt tokens never see the actions, so caching their keys/values once
+    per chunk gives the same chunk as running every token at every denoising step."""
+    from vlaforge.core.keys import MAX_DIM
+    from vlaforge.nn.flow import euler_sample
+
+    pol = make_policy(attention="prefix", depth=2).eval()  # (with one block the mask could not matter)
+    obs = obs_of(make_batch())
+    with torch.no_grad():
+        ctx = pol.encode(pol.check_batch(obs, training=False))
+        noise = torch.randn(3, 6, MAX_DIM, generator=torch.Generator().manual_seed(0))  # predict_action_chunk's
+        t = torch.full((3,), 0.7)
+        cached = pol.denoise(noise, t, ctx, pol.encode_prefix(ctx))
+        full = pol.denoise(noise, t, ctx)  # one masked pass over every token, as in training
+        torch.testing.assert_close(cached, full, atol=1e-5, rtol=1e-5)
+        chunk = pol.predict_action_chunk(obs, generator=torch.Generator().manual_seed(0))
+        x0 = euler_sample(lambda x, s: pol.denoise(x, s, ctx), noise, pol.config.num_inference_steps, "clean")
+        torch.testing.assert_close(chunk, pol._to_raw(x0.float(), ctx.row), atol=1e-5, rtol=1e-5)
+        pol.config.attention = "full"  # the mask is what makes it exact: full attention gives another output
+        assert not torch.allclose(pol.denoise(noise, t, ctx), full, atol=1e-4)
+    loss, _ = make_policy(attention="prefix")(make_batch())  # and it trains
+    loss.backward()

@@ -107,13 +107,15 @@ def test_every_family_trains_on_sawyer_plus_aloha_and_serves_both(family, mixed_
         assert chunk.shape == (1, cfg.chunk_size, dim) and torch.isfinite(chunk).all(), robot
 
 
-def test_xvla_never_attends_to_a_padded_camera_slot():
+@pytest.mark.parametrize("attention", ["full", "prefix"])
+def test_xvla_never_attends_to_a_padded_camera_slot(attention):
     from vlaforge.core.normalize import Normalizer
     from vlaforge.testing import fake_stats
 
     specs = [get_embodiment(r) for r in ROBOTS]
     torch.manual_seed(0)
     cfg = _tiny("xvla")
+    cfg.attention = attention  # 'prefix' masks the slot in the cached prefix pass and in the action steps
     policy = cfg.create(Normalizer(fake_stats(specs), specs), specs).eval()
     obs = _obs("metaworld_sawyer", cfg)
     ref = policy.predict_action_chunk(obs, generator=torch.Generator().manual_seed(1))

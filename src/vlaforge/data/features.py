@@ -5,7 +5,9 @@ encodes every frame of a dataset once per camera and encoder, and stores the fea
 as one float16 array per camera under ``<root>/.cache/features/<key>/<camera>.npy``, layout
 (N, K, C, h, w): row i = global frame i, K = augmented views. The key hashes the dataset
 fingerprint, the encoder's identity (architecture, stride, resize, weights), the image size
-and the augmentation, so changing any of them builds a new cache (stale ones are removed).
+and the augmentation, so changing any of them builds a new cache. Caches of other encoders of the same
+dataset version are kept (switching between, say, stride 16 and 32 must not cost a rebuild each way; the
+newest ``MAX_KEPT`` survive); caches of an older version of the dataset, and unfinished ones, are removed.
 
 Augmentation with cached features: view 0 is the frame as is (what inference sees); views
 1..K-1 are the frame randomly shifted by up to ``shift_pad`` pixels (DrQ's shift, the one a
@@ -28,6 +30,8 @@ from vlaforge.core.atomic import atomic_path, write_json
 from vlaforge.data.cache import dataset_fingerprint
 
 COMPLETE = "complete.json"
+MAX_KEPT = 4
+"""Feature caches kept per dataset (each a few hundred MB at MT10 scale), the newest first."""
 
 
 def cache_key(root: str | os.PathLike, encoder_id: str, image_size: tuple[int, int], views: int,
@@ -51,18 +55,33 @@ def load_feature_cache(root: str | os.PathLike, frames: dict[str, np.ndarray], e
         path = d / f"{key}.npy"
         done = json.loads((d / COMPLETE).read_text())["keys"] if (d / COMPLETE).is_file() else []
         if key not in done or not path.is_file():
-            _remove_stale(base, keep=d.name)
+            fingerprint = dataset_fingerprint(root)
+            _remove_stale(base, keep=d.name, fingerprint=fingerprint)
             _build(path, frames[key], enc, views, shift_pad, batch_size, progress)
-            write_json(d / COMPLETE, {"keys": sorted(set(done) | {key}), "views": views, "shift_pad": shift_pad})
+            write_json(d / COMPLETE, {"keys": sorted(set(done) | {key}), "views": views, "shift_pad": shift_pad,
+                                      "fingerprint": fingerprint, "encoder": enc.identity()})
         out[key] = np.load(path, mmap_mode="r")
     return out
 
 
-def _remove_stale(base: Path, keep: str) -> None:
-    if base.is_dir():
-        for other in base.iterdir():
-            if other.is_dir() and other.name != keep and not other.name.startswith("."):
-                shutil.rmtree(other, ignore_errors=True)
+def _remove_stale(base: Path, keep: str, fingerprint: str) -> None:
+    """Before building ``keep``: drop caches of another dataset version or never finished, and all but the
+    newest ``MAX_KEPT - 1`` of the rest (the one being built is the MAX_KEPT-th)."""
+    if not base.is_dir():
+        return
+    current = []
+    for other in base.iterdir():
+        if not other.is_dir() or other.name == keep or other.name.startswith("."):
+            continue
+        meta = other / COMPLETE
+        info = json.loads(meta.read_text()) if meta.is_file() else {}
+        if info.get("fingerprint") == fingerprint:
+            current.append(other)
+        else:
+            shutil.rmtree(other, ignore_errors=True)
+    current.sort(key=lambda d: (d / COMPLETE).stat().st_mtime, reverse=True)
+    for other in current[MAX_KEPT - 1:]:
+        shutil.rmtree(other, ignore_errors=True)
 
 
 @torch.no_grad()

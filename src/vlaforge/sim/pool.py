@@ -2,12 +2,17 @@
 survive ``fork``), each owning its envs, plus an in-process stand-in for ``workers <= 1``.
 
 Both collection and evaluation use the ``concurrent.futures`` API, so the scheduling
-code is the same whether episodes run here or in a pool.
+code is the same whether episodes run here or in a pool. A worker exits by itself when the
+process that started it dies (killed, even by SIGKILL), so a stopped collection or evaluation
+never leaves simulators running on the machine.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, Callable
 
@@ -30,7 +35,21 @@ def make_executor(workers: int, initializer: Callable, initargs: tuple = ()) -> 
         initializer(*initargs)
         return InlineExecutor()
     ctx = mp.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=initializer, initargs=initargs)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_start_worker,
+                               initargs=(os.getpid(), initializer, initargs))
+
+
+def _start_worker(parent: int, initializer: Callable, initargs: tuple) -> None:
+    """Watch the parent, then run the caller's initializer."""
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="vlaforge-parent-watch").start()
+    initializer(*initargs)
+
+
+def _exit_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """A pool worker is re-parented when its parent dies; then nothing will ever collect its results."""
+    while os.getppid() == parent:
+        time.sleep(poll_s)
+    os._exit(1)
 
 
 def on_worker_exit(fn: Callable[[], None]) -> None:

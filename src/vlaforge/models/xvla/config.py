@@ -85,6 +85,11 @@ class XVLAConfig(PolicyConfig):
     max_text_len: int = 32
     """Instruction tokens fed to a joint vision+text encoder (Florence-2)."""
 
+    attention: Literal["full", "prefix"] = "full"
+    """'full' (the paper: every token attends to every token) or 'prefix' (pi0's layout, a speed option):
+    vision-language and soft-prompt tokens do not attend to the action tokens, so their keys and values do
+    not depend on the noisy actions and are computed once per chunk, then reused by every denoising step."""
+
     # ---- flow matching ----
     dim_time: int = 32
     time_sampling: Literal["uniform", "stratified", "beta"] = "stratified"

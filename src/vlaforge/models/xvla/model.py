@@ -40,7 +40,7 @@ from vlaforge.nn.embeddings import LearnedPositionEmbedding, sinusoidal_embeddin
 from vlaforge.nn.flow import euler_sample, interpolate, sample_time
 from vlaforge.nn.hf_backbone import HFBackbone
 from vlaforge.nn.text import build_text_encoder
-from vlaforge.nn.attention import padding_mask
+from vlaforge.nn.attention import KVCache, padding_mask
 from vlaforge.nn.transformer import Transformer
 from vlaforge.nn.vision import ConvStem, PatchStem
 
@@ -332,22 +332,53 @@ class XVLAPolicy(Policy):
             raise RuntimeError(f"xvla: {out.shape[1]} pad flags for {visual.shape[1]} visual tokens")
         return out
 
-    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, ctx: Context) -> torch.Tensor:
-        """One network call: noisy normalized actions (B, H, MAX_DIM) at time t (B,) -> clean actions."""
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, ctx: Context, prefix: KVCache | None = None) -> torch.Tensor:
+        """One network call: noisy normalized actions (B, H, MAX_DIM) at time t (B,) -> clean actions.
+        ``prefix``: the keys/values of ``encode_prefix`` (``attention='prefix'`` only): then only the action
+        tokens run."""
         B, H, _ = x_t.shape
         if self.config.zero_gripper_input:
             x_t = x_t.masked_fill(self._gripper[ctx.row][:, None, :], 0.0)
         temb = sinusoidal_embedding(t, self.config.dim_time, max_period=100.0)  # (B, dim_time)
         feats = torch.cat([x_t, ctx.proprio[:, None].expand(B, H, -1), temb[:, None].expand(B, H, -1)], dim=-1)
         act = self.action_in(feats, ctx.domain)  # (B, H, W)
+        if prefix is not None:  # positions 0..H-1 are the action tokens'; the prefix is cached
+            n_pre = prefix.length
+            allow = torch.ones(1, 1, H, n_pre + H, dtype=torch.bool, device=act.device)  # keys [prefix | actions]
+            if ctx.visual_is_pad is not None:
+                allow = padding_mask(torch.cat([self._prefix_is_pad(ctx), ctx.visual_is_pad.new_zeros(B, H)], 1),
+                                     allow)
+            return self.action_out(self.transformer(self.pos(act), mask=allow, kv_cache=prefix), ctx.domain)
         x = self.pos(torch.cat([act, ctx.visual.to(act.dtype)], dim=1))
         prompts = self.soft_prompts(ctx.domain).view(B, self.config.soft_prompt_len, -1)  # (B, P, W)
+        x = torch.cat([x, prompts.to(x.dtype)], dim=1)  # [actions (H) | visual (Nv) | prompts (P)]
         mask = None
-        if ctx.visual_is_pad is not None:  # keys: [actions (H) | visual (Nv) | prompts (P)]
-            real = ctx.visual_is_pad.new_zeros(B, H)
-            mask = padding_mask(torch.cat([real, ctx.visual_is_pad, real.new_zeros(B, prompts.shape[1])], dim=1))
-        x = self.transformer(torch.cat([x, prompts.to(x.dtype)], dim=1), mask=mask)
+        if self.config.attention == "prefix":  # visual and prompt queries never see the action keys
+            mask = torch.ones(1, 1, x.shape[1], x.shape[1], dtype=torch.bool, device=x.device)
+            mask[..., H:, :H] = False
+        if ctx.visual_is_pad is not None:
+            mask = padding_mask(torch.cat([ctx.visual_is_pad.new_zeros(B, H), self._prefix_is_pad(ctx)], 1), mask)
+        x = self.transformer(x, mask=mask)
         return self.action_out(x[:, :H], ctx.domain)  # (B, H, MAX_DIM)
+
+    def _prefix_is_pad(self, ctx: Context) -> torch.Tensor:
+        """(B, Nv + P): the visual tokens' pad flags, then the (never padded) soft prompts'."""
+        return torch.cat([ctx.visual_is_pad, ctx.visual_is_pad.new_zeros(len(ctx.visual_is_pad),
+                                                                         self.config.soft_prompt_len)], 1)
+
+    def encode_prefix(self, ctx: Context) -> KVCache:
+        """``attention='prefix'``: run the visual + soft-prompt tokens once (at the positions ``denoise`` gives
+        them) and keep every layer's keys/values for the denoising steps."""
+        B, H = ctx.visual.shape[0], self.config.chunk_size
+        visual = ctx.visual + self.pos.weight[:, H:H + ctx.visual.shape[1]].to(ctx.visual.dtype)
+        prompts = self.soft_prompts(ctx.domain).view(B, self.config.soft_prompt_len, -1)  # (B, P, W)
+        x = torch.cat([visual, prompts.to(visual.dtype)], dim=1)  # (B, Nv + P, W)
+        cache = KVCache()  # an explicit mask: with a cache and none, attention would be causal
+        mask = (torch.ones(1, 1, 1, x.shape[1], dtype=torch.bool, device=x.device) if ctx.visual_is_pad is None
+                else padding_mask(self._prefix_is_pad(ctx)))
+        self.transformer(x, mask=mask, kv_cache=cache)
+        cache.append = False  # the denoising steps attend to it without growing it
+        return cache
 
     # ---- inference -------------------------------------------------------------------------
     @torch.no_grad()
@@ -361,7 +392,9 @@ class XVLAPolicy(Policy):
             x0 = self.denoise(ctx.visual.new_zeros(B, H, MAX_DIM), ctx.visual.new_zeros(B), ctx)
             return self._to_raw(x0.float(), ctx.row)
         noise = torch.randn(B, H, MAX_DIM, generator=generator, device=dev).to(ctx.visual.device)
-        x0 = euler_sample(lambda x, t: self.denoise(x, t, ctx), noise, self.config.num_inference_steps, "clean")
+        prefix = self.encode_prefix(ctx) if self.config.attention == "prefix" else None
+        x0 = euler_sample(lambda x, t: self.denoise(x, t, ctx, prefix), noise, self.config.num_inference_steps,
+                          "clean")
         return self._to_raw(x0.float(), ctx.row)
 
     def _to_raw(self, x0: torch.Tensor, row: torch.Tensor) -> torch.Tensor:

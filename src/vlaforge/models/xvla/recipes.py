@@ -20,6 +20,18 @@ def xvla_tiny_mt10() -> TrainConfig:
     )
 
 
+@register_recipe("xvla_tiny4_lr1e3_mt10")
+def xvla_tiny4_lr1e3_mt10() -> TrainConfig:
+    """X-VLA tiny with the two changes that each helped at equal steps on push (BENCHMARKS.md, session 7):
+    4 image tokens per view (a fifth stride-2 stem stage: 2x2 cells of a 64^2 view, 41 -> 17 visual and
+    prompt tokens, so a step costs ~0.7x) and lr 1e-3 (BC's) instead of 3e-4."""
+    cfg = xvla_tiny_mt10()
+    cfg.policy.stem_channels = (32, 64, 128, 256, 256)
+    cfg.optim.lr = 1e-3
+    cfg.out_dir = "runs/xvla_tiny4_lr1e3_mt10"
+    return cfg
+
+
 @register_recipe("xvla_demo")
 def xvla_demo() -> TrainConfig:
     """X-VLA tiny on the demo's small Meta-World set (runs/demo/data), an 8.5-minute budget."""
