@@ -2,9 +2,14 @@
 
     python benchmarks/study_push.py                    # every variant below (train + eval + action gap)
     python benchmarks/study_push.py --variants bc xvla_tiny --steps 300 --episodes 4   # smoke test
+    python benchmarks/study_push.py --task reach-v3,push-v3,pick-place-v3 --steps 2400 --episodes 10 \
+        --out benchmarks/results/study_3task --runs runs/study_3task \
+        --variants bc xvla_tiny4_lr1e3 xvla_tiny4_lr1e3_instruction   # the three look-alike tasks together
 
 Each variant trains ``--steps`` optimizer steps of batch 32 on the push-v3 demos of data/mt10_64,
-then is evaluated on ``--episodes`` held-out push episodes (seeds 10,000+). The action-gap
+then is evaluated on ``--episodes`` held-out episodes per task (seeds 10,000+). ``--task`` takes a comma
+list: trained on those tasks together, evaluated on each (MT10's reach / push / pick-place look alike,
+which a single-task study cannot probe); the action gap is measured on push when push is among them. The action-gap
 diagnostic compares the policy's action with the scripted expert's at the same state, (a) along
 the expert's own trajectory (teacher-forced states) and (b) along the policy's (closed loop), and
 records the hand-to-puck distance over time, to find where the two part.
@@ -37,6 +42,9 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "xvla_effnet_frozen_stride32": ("xvla_effnet_frozen_mt10", ("--policy.image-encoder.stride", "32")),
     # two changes together, after each was measured alone
     "xvla_regression_lr1e-3": ("xvla_tiny_mt10", ("--policy.objective", "regression", "--optim.lr", "1e-3")),
+    # against xvla_tiny4_lr1e3 (the session-7 MT10 recipe: 4 tokens per view, lr 1e-3)
+    "xvla_tiny4_lr1e3": ("xvla_tiny4_lr1e3_mt10", ()),
+    "xvla_tiny4_lr1e3_instruction": ("xvla_tiny4_lr1e3_mt10", ("--policy.instruction-to-actions",)),
 }
 
 
@@ -64,7 +72,7 @@ def train_variant(a: Args, name: str):
     if a.reuse and (out / "train_summary.json").is_file():
         return last_checkpoint(out), json.loads((out / "train_summary.json").read_text())
     cfg = parse_stage(recipe, list(overrides))
-    cfg.data.roots, cfg.data.tasks, cfg.data.batch_size = (a.data,), (a.task,), a.batch_size
+    cfg.data.roots, cfg.data.tasks, cfg.data.batch_size = (a.data,), tuple(a.task.split(",")), a.batch_size
     cfg.steps, cfg.time_budget_minutes, cfg.out_dir, cfg.num_threads = a.steps, None, str(out), a.threads
     cfg.optim.warmup_steps = min(cfg.optim.warmup_steps, a.steps // 10)
     cfg.ema_decay, cfg.save_every = None, a.steps
@@ -151,10 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         ckpt, summary = train_variant(a, name)
         ev = run_eval(CheckpointSource(str(ckpt)), a.task, a.episodes, workers=2, out_dir=out / name,
                       videos_per_task=1, progress=False)
-        gaps[name] = action_gap(ckpt, a.task, list(range(10_000, 10_000 + a.gap_episodes)))
+        gaps[name] = action_gap(ckpt, "push-v3", list(range(10_000, 10_000 + a.gap_episodes)))
         summarize = lambda m: float(np.mean([np.mean(e["gap"][:40]) for e in gaps[name][m]]))  # noqa: E731
         res["variants"][name] = {
             "recipe": VARIANTS[name][0], "overrides": list(VARIANTS[name][1]), "success": ev["mean_success"],
+            "success_per_task": {t: r["success_rate"] for t, r in ev.get("per_task", {}).items()},
             "steps": summary["steps"], "train_minutes": round(summary["train_seconds"] / 60, 2),
             "samples_per_s": summary["samples_per_s"], "final_loss": summary["final_loss"],
             "gap_first40_teacher_forced": summarize("teacher_forced"), "gap_first40_closed_loop": summarize("closed_loop"),
@@ -167,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                        "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU"}
         res_path.write_text(json.dumps(res, indent=1))
         v = res["variants"][name]
-        print(f"{name:<28} push {100 * v['success']:5.1f}%  steps {v['steps']}  {v['train_minutes']:.1f} min  "
+        print(f"{name:<28} success {100 * v['success']:5.1f}% {v['success_per_task']}  steps {v['steps']}  {v['train_minutes']:.1f} min  "
               f"gap tf {v['gap_first40_teacher_forced']:.3f} cl {v['gap_first40_closed_loop']:.3f}  "
               f"min hand-puck cl {np.round(v['min_hand_puck_closed_loop'], 3).tolist()}", flush=True)
     all_gaps = {n: v["gap"] for n, v in res["variants"].items()}

@@ -253,3 +253,17 @@ def test_prefix_attention_caches_the_context_exactly():
         assert not torch.allclose(pol.denoise(noise, t, ctx), full, atol=1e-4)
     loss, _ = make_policy(attention="prefix")(make_batch())  # and it trains
     loss.backward()
+
+
+def test_instruction_to_actions_conditions_every_action_token():
+    pol = make_policy(instruction_to_actions=True)
+    batch = make_batch()
+    loss, _ = pol(batch)
+    loss.backward()
+    assert pol.instruction_in.weight.grad is not None and pol.instruction_in.weight.grad.abs().sum() > 0
+    pol.eval()
+    obs = obs_of(batch)
+    a = pol.predict_action_chunk(obs, generator=torch.Generator().manual_seed(0))
+    b = pol.predict_action_chunk({**obs, "task": ["open the drawer"] * 3}, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(a, b)
+    assert make_policy().instruction_in is None  # off by default: the paper's layout

@@ -34,21 +34,20 @@ def _alive(pid: int) -> bool:
 
 def test_workers_exit_when_the_parent_is_killed():
     """SIGKILL the parent (no handler can run): its spawn-started workers stop on their own."""
+    # (the parent's script must not wait for a second worker: the pool starts them on demand only)
     code = textwrap.dedent("""
         import os, sys, time
         from vlaforge.sim.pool import make_executor
         if __name__ == "__main__":
             ex = make_executor(2, os.getpid)  # any picklable initializer
-            pids = {ex.submit(os.getpid).result() for _ in range(8)}
-            while len(pids) < 2:
-                pids.add(ex.submit(os.getpid).result())
-            print(" ".join(map(str, sorted(pids))), flush=True)
+            ex.submit(os.getpid).result()  # workers start on demand: at least one is up now
+            print(" ".join(map(str, sorted(ex._processes))), flush=True)
             time.sleep(600)
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         workers = [int(p) for p in proc.stdout.readline().split()]
-        assert len(workers) == 2 and all(_alive(p) for p in workers)
+        assert workers and all(_alive(p) for p in workers)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -85,6 +85,10 @@ class XVLAConfig(PolicyConfig):
     max_text_len: int = 32
     """Instruction tokens fed to a joint vision+text encoder (Florence-2)."""
 
+    instruction_to_actions: bool = False
+    """Also add the projected instruction embedding to every action token (as proprio is), so each action
+    token reads the task directly, as BC's MLP does, not only through attention to the one instruction token.
+    An ablation for multi-task scenes that look alike (MT10's reach / push / pick-place)."""
     attention: Literal["full", "prefix"] = "full"
     """'full' (the paper: every token attends to every token) or 'prefix' (pi0's layout, a speed option):
     vision-language and soft-prompt tokens do not attend to the action tokens, so their keys and values do

@@ -72,6 +72,7 @@ class Context(NamedTuple):
     domain: torch.Tensor  # (B,) soft-prompt / head rows
     row: torch.Tensor  # (B,) normalizer rows (embodiment)
     visual_is_pad: torch.Tensor | None = None  # (B, Nv) tokens of camera slots the robot lacks; None: all real
+    instruction: torch.Tensor | None = None  # (B, W) added to every action token (``instruction_to_actions``)
 
 
 # ---- vision-language encoders -------------------------------------------------
@@ -187,6 +188,7 @@ class XVLAPolicy(Policy):
         self.aux_proj = nn.Linear(self.vl.aux_dim, W)
         self.action_in = DomainAwareLinear(cfg.num_domains, MAX_DIM * (1 + cfg.n_obs_steps) + cfg.dim_time, W)
         self.action_out = DomainAwareLinear(cfg.num_domains, W, MAX_DIM)
+        self.instruction_in = nn.Linear(self.text.dim, W) if cfg.instruction_to_actions else None
         self.pos = LearnedPositionEmbedding(cfg.max_seq_len, W)
         self.soft_prompts = nn.Embedding(cfg.num_domains, cfg.soft_prompt_len * W)
         nn.init.normal_(self.soft_prompts.weight, std=0.02)
@@ -312,7 +314,11 @@ class XVLAPolicy(Policy):
         vl, aux = self.vl(views, list(batch[TASK]), self.text)
         visual = torch.cat([self.vlm_proj(vl), self.aux_proj(aux)], dim=1)  # (B, Nv, W)
         state = self.normalizer.normalize(STATE, batch[STATE], row)  # (B, To, MAX_DIM)
-        return Context(visual, state.flatten(1), self._domain_of_row[row], row, self._visual_pad(batch, views, visual))
+        instruction = None
+        if self.instruction_in is not None:  # the text encoder caches per string: no second encoding
+            instruction = self.instruction_in(self.text(list(batch[TASK]), device=visual.device).to(visual.dtype))
+        return Context(visual, state.flatten(1), self._domain_of_row[row], row, self._visual_pad(batch, views, visual),
+                       instruction)
 
     def _visual_pad(self, batch: Batch, views: list[torch.Tensor], visual: torch.Tensor) -> torch.Tensor | None:
         """(B, Nv) True on the tokens of camera slots a sample's robot lacks (``image_is_pad``), so a mixed-robot
@@ -342,6 +348,8 @@ class XVLAPolicy(Policy):
         temb = sinusoidal_embedding(t, self.config.dim_time, max_period=100.0)  # (B, dim_time)
         feats = torch.cat([x_t, ctx.proprio[:, None].expand(B, H, -1), temb[:, None].expand(B, H, -1)], dim=-1)
         act = self.action_in(feats, ctx.domain)  # (B, H, W)
+        if ctx.instruction is not None:
+            act = act + ctx.instruction[:, None].to(act.dtype)
         if prefix is not None:  # positions 0..H-1 are the action tokens'; the prefix is cached
             n_pre = prefix.length
             allow = torch.ones(1, 1, H, n_pre + H, dtype=torch.bool, device=act.device)  # keys [prefix | actions]
