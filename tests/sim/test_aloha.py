@@ -106,3 +106,17 @@ def test_collect_aloha_writes_a_lerobot_dataset(tmp_path):
     assert meta.fps == 50 and meta.robot_type == "aloha" and meta.total_episodes == 1
     assert meta.features["action"]["shape"] == [14] and meta.features[STATE]["shape"] == [14]
     assert {IMAGE_PREFIX + c for c in ("top", "left_wrist", "right_wrist")} <= set(meta.features)
+
+
+def test_env_clips_actions_to_the_joint_range_like_the_expert_replay():
+    """The runner steps the env with the expert's (ILC-corrected) actions unclipped; the env clips them, as
+    the private replay does, so the two go through the same states."""
+    from vlaforge.embodiments import get_embodiment
+
+    with AlohaEnv("insertion", 16, ()) as a, AlohaEnv("insertion", 16, ()) as b:
+        sa, sb = a.reset(3, render=False), b.reset(3, render=False)
+        wild = sa.obs[STATE].astype(np.float64) + 10.0  # far past every joint limit
+        high = np.array(get_embodiment("aloha").action_high, np.float64)
+        for _ in range(5):
+            sa, sb = a.step(wild, render=False), b.step(high, render=False)
+        np.testing.assert_array_equal(sa.obs[STATE], sb.obs[STATE])

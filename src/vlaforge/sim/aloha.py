@@ -222,6 +222,9 @@ def joint_ctrl(action: np.ndarray) -> np.ndarray:
     a = np.asarray(action, dtype=np.float64).reshape(-1)
     if a.shape != (14,):
         raise ValueError(f"ALOHA takes a 14-D joint action (6 joints + gripper per arm), got shape {a.shape}")
+    from vlaforge.embodiments import get_embodiment
+
+    a = np.asarray(get_embodiment(EMBODIMENT).clip_action(a), dtype=np.float64)  # the joint and gripper ranges
     lg, rg = unnormalize_gripper(a[6]), unnormalize_gripper(a[13])
     return np.concatenate([a[:6], [lg, -lg], a[7:13], [rg, -rg]])
 
@@ -248,6 +251,9 @@ class AlohaEnv:
         return self._step(render)
 
     def step(self, action: np.ndarray, render: bool = True) -> Step:
+        """``joint_ctrl`` clips to the embodiment's action range, as the Meta-World env does: a policy (or the
+        expert's ILC-corrected targets) cannot command past the joint limits, and the expert's private replay
+        then predicts this env exactly."""
         self.scene.data.ctrl[:] = joint_ctrl(action)
         self.scene.step()
         return self._step(render)
