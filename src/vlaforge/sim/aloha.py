@@ -215,6 +215,13 @@ class _Scene:
             self._renderer = None
 
 
+@lru_cache(maxsize=1)
+def _clip_action():
+    from vlaforge.embodiments import get_embodiment
+
+    return get_embodiment(EMBODIMENT).clip_action
+
+
 def joint_ctrl(action: np.ndarray) -> np.ndarray:
     """14-D joint action -> the scene's 16 position targets (each gripper drives two finger slides), in
     float64: the env and the expert's private replay must compute bit-identical targets, since a
@@ -222,9 +229,7 @@ def joint_ctrl(action: np.ndarray) -> np.ndarray:
     a = np.asarray(action, dtype=np.float64).reshape(-1)
     if a.shape != (14,):
         raise ValueError(f"ALOHA takes a 14-D joint action (6 joints + gripper per arm), got shape {a.shape}")
-    from vlaforge.embodiments import get_embodiment
-
-    a = np.asarray(get_embodiment(EMBODIMENT).clip_action(a), dtype=np.float64)  # the joint and gripper ranges
+    a = np.asarray(_clip_action()(a), dtype=np.float64)  # the joint and gripper ranges
     lg, rg = unnormalize_gripper(a[6]), unnormalize_gripper(a[13])
     return np.concatenate([a[:6], [lg, -lg], a[7:13], [rg, -rg]])
 
@@ -406,13 +411,10 @@ def joint_trajectory(task: str, objects: np.ndarray, steps: int = EPISODE_LENGTH
 
 def replay(scene: _Scene, objects: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, bool]:
     """Roll the joint-position scene through ``actions`` (T, 14) -> the joints it went through, and success."""
-    from vlaforge.embodiments import get_embodiment
-
-    clip = get_embodiment(EMBODIMENT).clip_action  # what the runner and the collector apply before env.step
     scene.reset(objects)
     out, success = np.zeros_like(actions), False
     for t, a in enumerate(actions):
-        scene.data.ctrl[:] = joint_ctrl(clip(a))
+        scene.data.ctrl[:] = joint_ctrl(a)  # clips, as AlohaEnv.step does
         scene.step()
         out[t] = scene.joints()
         success = success or scene.reward() == 4
