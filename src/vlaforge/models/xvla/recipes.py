@@ -95,3 +95,23 @@ def xvla_tiny_mt10_aloha() -> TrainConfig:
     cfg.time_budget_minutes = 2 * MT10_BUDGET_MINUTES
     cfg.out_dir = "runs/xvla_tiny_mt10_aloha"
     return cfg
+
+
+@register_recipe("xvla_tiny4_lr1e3_aloha")
+def xvla_tiny4_lr1e3_aloha() -> TrainConfig:
+    """``xvla_tiny_aloha`` with the MT10 recipe of session 7 (4 tokens per view, lr 1e-3): the ALOHA half of the
+    45 + 45 minute comparison whose MT10 half is ``xvla_tiny4_lr1e3_mt10``."""
+    cfg = xvla_tiny_aloha()
+    cfg.policy.stem_channels, cfg.optim.lr = (32, 64, 128, 256, 256), 1e-3
+    cfg.out_dir = "runs/xvla_tiny4_lr1e3_aloha"
+    return cfg
+
+
+@register_recipe("xvla_tiny4_lr1e3_mt10_aloha")
+def xvla_tiny4_lr1e3_mt10_aloha() -> TrainConfig:
+    """``xvla_tiny_mt10_aloha`` (one model, MT10 + ALOHA, 90 minutes) with 4 tokens per view and lr 1e-3, so it
+    compares with ``xvla_tiny4_lr1e3_mt10`` + ``xvla_tiny4_lr1e3_aloha`` at the same total budget."""
+    cfg = xvla_tiny_mt10_aloha()
+    cfg.policy.stem_channels, cfg.optim.lr = (32, 64, 128, 256, 256), 1e-3
+    cfg.out_dir = "runs/xvla_tiny4_lr1e3_mt10_aloha"
+    return cfg
