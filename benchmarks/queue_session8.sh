@@ -13,6 +13,7 @@ if [ "$part" = all ] || [ "$part" = data ]; then
     run $PY benchmarks/instruction_swap.py --checkpoints runs/bench/xvla_tiny4_lr1e3/checkpoints/last \
         runs/study_3task/xvla_tiny4_lr1e3/checkpoints/last runs/study_3task/xvla_tiny4_lr1e3_instruction/checkpoints/last \
         runs/study_3task/bc/checkpoints/last --out benchmarks/results/instruction_swap --push-gap
+    run $PY benchmarks/closed_loop_experts.py runs/bench/xvla_tiny4_lr1e3/checkpoints/last
 fi
 if [ "$part" = all ] || [ "$part" = frozen ]; then
     # (b) the frozen ImageNet EfficientNet-Lite0 with the feature cache, stride 32 (4 tokens per view, as the
