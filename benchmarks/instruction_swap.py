@@ -146,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
             from study_push import action_gap
 
             g = action_gap(Path(ckpt), "push-v3", [10_000, 10_001, 10_002])
-            results[name]["push_gap_first40"] = {m: float(np.mean([np.mean(e["gap"][:40]) for e in g[m]])) for m in g}
-            results[name]["push_min_hand_puck"] = {m: [float(min(e["hand_puck"])) for e in g[m]] for m in g}
+            results[name]["push_gap_first40"] = {mode: float(np.mean([np.mean(e["gap"][:40]) for e in eps]))
+                                                 for mode, eps in g.items()}
+            results[name]["push_min_hand_puck"] = {mode: [float(min(e["hand_puck"])) for e in eps]
+                                                   for mode, eps in g.items()}
+            results[name]["push_gap"] = g  # per-step traces: where the two part
         print(f"{name}: diagonal {diag:.3f} off-diagonal {off:.3f}\n{np.round(m, 3)}", flush=True)
     meta = {"command": "python benchmarks/instruction_swap.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
             "date": time.strftime("%Y-%m-%d %H:%M"), "tasks": TASKS, "seeds_from": 10_000, "episodes_per_task": a.seeds,

@@ -20,16 +20,20 @@ def xvla_tiny_mt10() -> TrainConfig:
     )
 
 
-@register_recipe("xvla_tiny4_lr1e3_mt10")
-def xvla_tiny4_lr1e3_mt10() -> TrainConfig:
-    """X-VLA tiny with the two changes that each helped at equal steps on push (BENCHMARKS.md, session 7):
-    4 image tokens per view (a fifth stride-2 stem stage: 2x2 cells of a 64^2 view, 41 -> 17 visual and
-    prompt tokens, so a step costs ~0.7x) and lr 1e-3 (BC's) instead of 3e-4."""
-    cfg = xvla_tiny_mt10()
+def _tiny4_lr1e3(cfg: TrainConfig, out_dir: str) -> TrainConfig:
+    """The two changes that each helped at equal steps on push (BENCHMARKS.md, session 7): 4 image tokens per
+    view (a fifth stride-2 stem stage: 2x2 cells of a 64^2 view, 41 -> 17 visual and prompt tokens, so a step
+    costs ~0.7x) and lr 1e-3 (BC's) instead of 3e-4."""
     cfg.policy.stem_channels = (32, 64, 128, 256, 256)
     cfg.optim.lr = 1e-3
-    cfg.out_dir = "runs/xvla_tiny4_lr1e3_mt10"
+    cfg.out_dir = out_dir
     return cfg
+
+
+@register_recipe("xvla_tiny4_lr1e3_mt10")
+def xvla_tiny4_lr1e3_mt10() -> TrainConfig:
+    """X-VLA tiny on MT10 with 4 tokens per view and lr 1e-3 (``_tiny4_lr1e3``)."""
+    return _tiny4_lr1e3(xvla_tiny_mt10(), "runs/xvla_tiny4_lr1e3_mt10")
 
 
 @register_recipe("xvla_demo")
@@ -101,17 +105,11 @@ def xvla_tiny_mt10_aloha() -> TrainConfig:
 def xvla_tiny4_lr1e3_aloha() -> TrainConfig:
     """``xvla_tiny_aloha`` with the MT10 recipe of session 7 (4 tokens per view, lr 1e-3): the ALOHA half of the
     45 + 45 minute comparison whose MT10 half is ``xvla_tiny4_lr1e3_mt10``."""
-    cfg = xvla_tiny_aloha()
-    cfg.policy.stem_channels, cfg.optim.lr = (32, 64, 128, 256, 256), 1e-3
-    cfg.out_dir = "runs/xvla_tiny4_lr1e3_aloha"
-    return cfg
+    return _tiny4_lr1e3(xvla_tiny_aloha(), "runs/xvla_tiny4_lr1e3_aloha")
 
 
 @register_recipe("xvla_tiny4_lr1e3_mt10_aloha")
 def xvla_tiny4_lr1e3_mt10_aloha() -> TrainConfig:
     """``xvla_tiny_mt10_aloha`` (one model, MT10 + ALOHA, 90 minutes) with 4 tokens per view and lr 1e-3, so it
     compares with ``xvla_tiny4_lr1e3_mt10`` + ``xvla_tiny4_lr1e3_aloha`` at the same total budget."""
-    cfg = xvla_tiny_mt10_aloha()
-    cfg.policy.stem_channels, cfg.optim.lr = (32, 64, 128, 256, 256), 1e-3
-    cfg.out_dir = "runs/xvla_tiny4_lr1e3_mt10_aloha"
-    return cfg
+    return _tiny4_lr1e3(xvla_tiny_mt10_aloha(), "runs/xvla_tiny4_lr1e3_mt10_aloha")
