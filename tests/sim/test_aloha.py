@@ -120,3 +120,20 @@ def test_env_clips_actions_to_the_joint_range_like_the_expert_replay():
         for _ in range(5):
             sa, sb = a.step(wild, render=False), b.step(high, render=False)
         np.testing.assert_array_equal(sa.obs[STATE], sb.obs[STATE])
+
+
+def test_eval_reports_how_far_episodes_got_in_the_staged_reward(tmp_path):
+    """The expert reaches every stage of transfer-cube; a random policy never transfers. results.json and
+    results.md carry the per-stage shares (the ACT paper's subtask columns)."""
+    from vlaforge.sim.evaluate import run_eval
+    from vlaforge.sim.sources import BaselineSource
+
+    res = run_eval(BaselineSource("expert"), "transfer-cube", episodes_per_task=1, workers=1, progress=False,
+                   out_dir=tmp_path / "expert", videos_per_task=0)
+    stages = res["per_task"]["transfer-cube"]["stages"]
+    assert list(stages) == ["touched", "lifted", "transfer attempted", "transferred"]
+    assert all(v == 1.0 for v in stages.values()) and res["per_task"]["transfer-cube"]["episodes"][0]["max_reward"] == 4
+    assert "touched 100% · lifted 100%" in (tmp_path / "expert" / "results.md").read_text()
+    rnd = run_eval(BaselineSource("random"), "transfer-cube", episodes_per_task=1, max_steps=40, workers=1,
+                   progress=False, videos_per_task=0)
+    assert rnd["per_task"]["transfer-cube"]["stages"]["transferred"] == 0.0

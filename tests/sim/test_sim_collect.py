@@ -107,3 +107,64 @@ def test_killed_collection_resumes_where_it_stopped(tmp_path):
     with pytest.raises(ValueError, match="--tasks does not list"):
         collect(_cfg(tmp_path, episodes_per_task=1, tasks="push", resume=True), progress=False)
     assert load_meta(cfg.out).total_episodes == 2  # the refused resume left the finished dataset intact
+
+
+class _Integrator:
+    """A 1-D point that moves by the executed action; the expert drives it to 0 (closed loop)."""
+
+    def __init__(self):
+        self.x = 0.0
+        self.executed = []
+
+    def _step(self):
+        from vlaforge.sim.simulator import Step
+
+        return Step(obs={STATE: np.array([self.x, 0.0], np.float32)}, privileged=self.x, success=abs(self.x) < 1e-3)
+
+    def reset(self, seed, render=True):
+        self.x = 1.0
+        return self._step()
+
+    def step(self, action, render=True):
+        self.executed.append(np.array(action))
+        self.x += float(action[0])
+        return self._step()
+
+
+def test_action_noise_perturbs_the_executed_action_and_records_the_clean_one(monkeypatch):
+    """DART: the env moves by expert + noise, the row records the expert's action at the state reached."""
+    from vlaforge.core.embodiment import EmbodimentSpec
+    from vlaforge.sim import collect as C
+
+    emb = EmbodimentSpec(name="point", action_names=("dx", "grip"), state_names=("x", "g"), action_low=(-1, -1),
+                         action_high=(1, 1), cameras=(), fps=10, gripper_dims=(1,))
+    sim = type("Sim", (), {"embodiment": emb})()
+    env = _Integrator()
+
+    class Expert:
+        def reset(self, env, step):
+            pass
+
+        def act(self, step):
+            return np.array([-0.5 * step.privileged, 1.0], np.float32)
+
+    monkeypatch.setattr(C, "_WORKER", {"sim": sim, "envs": type("E", (), {"get": lambda self, t: env})(),
+                                       "experts": {"t": Expert()}})
+    ep = C.run_expert_episode("t", seed=3, max_steps=30, extra_steps=0, noise_std=0.2, noise_hold=4)
+    x, executed = ep.state[:, 0], np.stack(env.executed)
+    np.testing.assert_allclose(ep.action[:, 0], -0.5 * x, rtol=1e-6)  # the clean expert label at each state
+    noise = executed[:, 0] - ep.action[:, 0]
+    assert np.abs(noise).max() > 0.05 and (executed[:, 1] == 1.0).all()  # position perturbed, gripper not
+    np.testing.assert_allclose(noise[:4], noise[0], atol=1e-6)  # one sample held for noise_hold steps
+    assert not np.allclose(noise[4:8], noise[0])
+    env.executed.clear()
+    again = C.run_expert_episode("t", seed=3, max_steps=30, extra_steps=0, noise_std=0.2, noise_hold=4)
+    np.testing.assert_array_equal(again.state, ep.state)  # seeded by the episode's seed
+
+
+def test_action_noise_needs_a_closed_loop_expert(tmp_path):
+    with pytest.raises(ValueError, match="replays a trajectory"):
+        collect(CollectConfig(out=str(tmp_path / "a"), simulator="aloha", action_noise=0.1),
+                writer_factory=lambda c, k: RecordingWriter(), progress=False)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        collect(_cfg(tmp_path, action_noise=-1.0), writer_factory=lambda c, k: RecordingWriter(), progress=False)

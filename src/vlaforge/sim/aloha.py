@@ -45,6 +45,11 @@ INSTRUCTIONS = {
     "transfer-cube": "pick up the red cube with the right arm and hand it over to the left arm",
     "insertion": "pick up the socket and the peg and insert the peg into the socket",
 }
+# gym-aloha's reward levels 1-4 (``_Scene.reward``), named as the ACT paper's Table I subtasks where it has one
+STAGES = {
+    "transfer-cube": ("touched", "lifted", "transfer attempted", "transferred"),
+    "insertion": ("both touched", "both grasped", "peg touches socket", "inserted"),
+}
 _XML = {"transfer-cube": "transfer_cube", "insertion": "insertion"}
 # gym_aloha.constants: the start pose (16 qpos: 6 joints + 2 finger slides per arm) and the puppet gripper range
 START_ARM_POSE = np.array([0, -0.96, 1.16, 0, -0.3, 0, 0.02239, -0.02239] * 2)
@@ -475,6 +480,7 @@ class Aloha(Simulator):
     default_suite = "aloha"
     fps = 1.0 / DT
     max_steps = EPISODE_LENGTH
+    closed_loop_expert = False  # replays a joint trajectory planned at reset
 
     def resolve_tasks(self, suite: str | Sequence[str]) -> list[str]:
         names = suite.split(",") if isinstance(suite, str) else list(suite)
@@ -489,6 +495,9 @@ class Aloha(Simulator):
 
     def instruction(self, task: str) -> str:
         return INSTRUCTIONS[canonical(task)]
+
+    def reward_stages(self, task: str) -> tuple[str, ...]:
+        return STAGES[canonical(task)]
 
     def make_env(self, task: str, image_size: tuple[int, int], cameras: Sequence[str], max_steps: int) -> AlohaEnv:
         return AlohaEnv(task, image_size, cameras, max_steps)

@@ -7,6 +7,12 @@ dataset is the same whatever the number of workers.
 
 Row ``t`` of an episode holds the observation seen *before* action ``t`` and action ``t``.
 An episode stops ``extra_steps`` steps after the first success, or at ``max_steps``.
+
+``--action-noise`` collects DART-style demonstrations (Laskey et al. 2017, "DART: Noise Injection
+for Robust Imitation Learning"): the env executes the expert's action plus Gaussian noise, while the
+dataset records the expert's clean action at the state the noise led to. A policy then sees how the
+expert recovers from states slightly off its own path, the states where a cloned policy's small
+errors take it in closed loop (issue 15: the MT10 X-VLA parts from the push expert at such states).
 """
 
 from __future__ import annotations
@@ -59,6 +65,12 @@ class CollectConfig:
     each task collects only what it still lacks (from the seed after its last kept one)."""
     codec: str = "h264"
     episodes_per_file: int = 50
+    action_noise: float = 0.0
+    """DART noise: std of the Gaussian added to each executed non-gripper action dim, as a fraction of the
+    dim's half-range (Meta-World: 0.1 = 0.1 of full speed); the recorded action stays the expert's clean
+    one. Needs a closed-loop expert (Meta-World's; ALOHA's replays a plan and cannot correct)."""
+    noise_hold: int = 1
+    """Steps one noise sample is held for: >1 gives drift like a policy's chunk errors, not jitter."""
 
     @property
     def camera_list(self) -> tuple[str, ...]:
@@ -121,20 +133,47 @@ def _close_worker() -> None:
         _WORKER.pop("envs").close()
 
 
-def run_expert_episode(task: str, seed: int, max_steps: int, extra_steps: int) -> Episode:
-    """Roll out the scripted expert on (task, seed) in this worker's env for that task."""
+def action_noise(embodiment, std: float, hold: int, seed: int) -> Callable[[int], np.ndarray] | None:
+    """Step -> noise to add to the executed action (zero on gripper dims), seeded by the episode's
+    seed so a collection is reproducible; None when ``std`` is 0."""
+    if std <= 0:
+        return None
+    if hold < 1:
+        raise ValueError(f"--noise-hold must be >= 1 step, got {hold}")
+    half_range = (np.asarray(embodiment.action_high, np.float32) - np.asarray(embodiment.action_low, np.float32)) / 2
+    scale = std * half_range
+    scale[list(embodiment.gripper_dims)] = 0.0
+    rng = np.random.default_rng([seed, 0xDA27])
+    current: list[np.ndarray] = []
+
+    def at(t: int) -> np.ndarray:
+        if t % hold == 0 or not current:
+            current[:] = [(rng.standard_normal(scale.shape) * scale).astype(np.float32)]
+        return current[0]
+
+    return at
+
+
+def run_expert_episode(task: str, seed: int, max_steps: int, extra_steps: int, noise_std: float = 0.0,
+                       noise_hold: int = 1) -> Episode:
+    """Roll out the scripted expert on (task, seed) in this worker's env for that task; with
+    ``noise_std`` the env executes a perturbed action and the episode records the clean one (DART)."""
     env = _WORKER["envs"].get(task)
-    expert = _WORKER["experts"].setdefault(task, _WORKER["sim"].expert(task))
+    sim = _WORKER["sim"]
+    if task not in _WORKER["experts"]:  # built once per worker and task, not per episode
+        _WORKER["experts"][task] = sim.expert(task)
+    expert = _WORKER["experts"][task]
+    noise = action_noise(sim.embodiment, noise_std, noise_hold, seed)
     step = env.reset(seed)
     expert.reset(env, step)
     rows: list[dict[str, np.ndarray]] = []
     actions: list[np.ndarray] = []
     success_step = None
     for t in range(max_steps):
-        action = _WORKER["sim"].embodiment.clip_action(expert.act(step))
+        action = sim.embodiment.clip_action(expert.act(step))
         rows.append(step.obs)
         actions.append(action)
-        step = env.step(action)
+        step = env.step(action if noise is None else sim.embodiment.clip_action(action + noise(t)))
         if step.success and success_step is None:
             success_step = t
         if success_step is not None and t - success_step >= extra_steps:
@@ -189,6 +228,7 @@ def collect(cfg: CollectConfig, writer_factory: Callable[..., Any] | None = None
     if cfg.resume and cfg.overwrite:
         raise ValueError("--resume continues the dataset in --out and --overwrite deletes it: pass only one")
     check_collection_seeds(cfg.seed_start, cfg.seed_cap)
+    _check_noise(cfg, sim)
     cameras = cfg.camera_list
     sim.check_cameras(cameras)
     done = _done_seeds(Path(cfg.out), tasks) if cfg.resume else None  # checked before the writer touches out
@@ -206,7 +246,8 @@ def collect(cfg: CollectConfig, writer_factory: Callable[..., Any] | None = None
         while write_idx < len(tasks):
             while sched.queue and len(inflight) < window:
                 task, seed = sched.queue.popleft()
-                inflight.add(executor.submit(run_expert_episode, task, seed, cfg.max_steps, cfg.extra_steps))
+                inflight.add(executor.submit(run_expert_episode, task, seed, cfg.max_steps, cfg.extra_steps,
+                                             cfg.action_noise, cfg.noise_hold))
             done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
             for fut in done:
                 ep = fut.result()
@@ -223,6 +264,19 @@ def collect(cfg: CollectConfig, writer_factory: Callable[..., Any] | None = None
         if bar is not None:
             bar.close()
     return _summary(cfg, tasks, sched, steps_total, len(cameras), time.perf_counter() - t0)
+
+
+def _check_noise(cfg: CollectConfig, sim) -> None:
+    if cfg.action_noise < 0 or cfg.noise_hold < 1:
+        raise ValueError(f"--action-noise must be >= 0 and --noise-hold >= 1, got {cfg.action_noise} and "
+                         f"{cfg.noise_hold}")
+    if cfg.action_noise > 0 and not sim.closed_loop_expert:
+        raise ValueError(f"--action-noise needs an expert that reacts to the state it is in, and {sim.name}'s "
+                         "replays a trajectory planned at reset (its labels would not correct the noise); "
+                         "collect without --action-noise")
+    if cfg.action_noise > 0 and cfg.no_actions:
+        raise ValueError("--action-noise perturbs the actions a demo records; --no-actions records none: "
+                         "pass only one")
 
 
 def _done_seeds(root: Path, tasks: list[str]) -> dict[str, list[int]]:

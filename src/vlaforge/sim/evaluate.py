@@ -44,6 +44,8 @@ class EpisodeResult:
     video: str | None = None
     diagnostics: dict[str, int] | None = None
     """The policy's ``diagnostics()`` counters accrued in this episode (e.g. decode failures)."""
+    max_reward: float | None = None
+    """Highest reward of the episode, for simulators with a staged reward (``Simulator.reward_stages``)."""
 
 
 class _Actor:
@@ -171,10 +173,11 @@ def run_episode(task: str, seed: int, max_steps: int, video_path: str | None = N
     scale = upscale_factor(env.image_size[0])
     frames = [tile_cameras(step.obs, cams, scale)] if video_path else None
     before = _diagnostics(actor.policy)
-    success, length = False, max_steps
+    success, length, best = False, max_steps, float("-inf")
     for t in range(max_steps):
         obs = policy_obs(step, task, sim, env, _WORKER["privileged"])
         step = env.step(actor.act(obs), render=render)
+        best = max(best, float(step.reward))
         if frames is not None:
             frames.append(tile_cameras(step.obs, cams, scale))
         if step.success:
@@ -184,7 +187,9 @@ def run_episode(task: str, seed: int, max_steps: int, video_path: str | None = N
         write_mp4(frames, video_path, fps=min(30, int(sim.fps) or 30))
     after = _diagnostics(actor.policy)
     delta = {k: int(v - before.get(k, 0)) for k, v in after.items()} or None
-    return EpisodeResult(task, seed, success, length, time.perf_counter() - t0, video_path, delta)
+    staged = bool(sim.reward_stages(task))
+    return EpisodeResult(task, seed, success, length, time.perf_counter() - t0, video_path, delta,
+                         best if staged else None)
 
 
 def _diagnostics(policy) -> dict[str, int]:
@@ -220,7 +225,8 @@ def run_eval(source: PolicySource, suite: str | Sequence[str] = "mt10", episodes
     t0 = time.perf_counter()
     initargs = (source, sim.name, size, cams, max_steps, n_action_steps)
     episodes, info = _run_units(initargs, units, max_steps, workers, progress)
-    results = report.summarize(episodes, tasks, meta={
+    stages = {t: sim.reward_stages(t) for t in tasks if sim.reward_stages(t)}
+    results = report.summarize(episodes, tasks, stages=stages, meta={
         "policy": source.describe(), "simulator": sim.name, "embodiment": sim.embodiment_name,
         "suite": suite if isinstance(suite, str) else ",".join(suite),
         "episodes_per_task": episodes_per_task, "seed_start": seed_start, "max_steps": max_steps,

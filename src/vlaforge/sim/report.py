@@ -13,9 +13,11 @@ from vlaforge.core.atomic import atomic_path, write_json
 from vlaforge.sim.tasks import DIFFICULTY
 
 
-def summarize(episodes: Sequence[Any], tasks: Sequence[str], meta: dict[str, Any]) -> dict[str, Any]:
+def summarize(episodes: Sequence[Any], tasks: Sequence[str], meta: dict[str, Any],
+              stages: dict[str, Sequence[str]] | None = None) -> dict[str, Any]:
     """Per-task success rate and mean length; overall mean over tasks (each task weighs the same);
-    bucket means for every MT50 difficulty bucket fully covered by ``tasks``."""
+    bucket means for every MT50 difficulty bucket fully covered by ``tasks``; for tasks with a staged
+    reward (``stages``: task -> names of levels 1..n), the fraction of episodes reaching each stage."""
     per_task: dict[str, dict[str, Any]] = {}
     for task in tasks:
         eps = [e for e in episodes if e.task == task]
@@ -28,6 +30,8 @@ def summarize(episodes: Sequence[Any], tasks: Sequence[str], meta: dict[str, Any
         diag = _sum_diagnostics(eps)
         if diag:
             per_task[task]["diagnostics"] = diag
+        if (stages or {}).get(task) and eps:
+            per_task[task]["stages"] = _stage_rates(eps, stages[task])
     rates = [r["success_rate"] for r in per_task.values()]
     results: dict[str, Any] = {**meta, "tasks": list(tasks), "mean_success": float(np.mean(rates)),
                                "per_task": per_task}
@@ -44,11 +48,18 @@ def summarize(episodes: Sequence[Any], tasks: Sequence[str], meta: dict[str, Any
     return results
 
 
+def _stage_rates(episodes: Sequence[Any], names: Sequence[str]) -> dict[str, float]:
+    """Stage i (0-based) is reached when an episode's highest reward is >= i + 1."""
+    best = np.array([e.max_reward if e.max_reward is not None else float("-inf") for e in episodes])
+    return {name: float(np.mean(best >= i + 1)) for i, name in enumerate(names)}
+
+
 def _episode_row(e: Any) -> dict[str, Any]:
-    """One episode for results.json: without its task (the key above it) and without empty diagnostics."""
+    """One episode for results.json: without its task (the key above it) and without empty diagnostics or reward."""
     row = {k: v for k, v in asdict(e).items() if k != "task"}
-    if row.get("diagnostics") is None:
-        row.pop("diagnostics", None)
+    for k in ("diagnostics", "max_reward"):
+        if row.get(k) is None:
+            row.pop(k, None)
     return row
 
 
@@ -82,6 +93,11 @@ def markdown_table(results: dict[str, Any]) -> str:
     for task, r in results["per_task"].items():
         lines.append(f"| {task} | {100 * r['success_rate']:.1f}% | {r['mean_length']:.1f} |")
     lines.append(f"| **mean** | **{100 * results['mean_success']:.1f}%** | |")
+    staged = {t: r["stages"] for t, r in results["per_task"].items() if r.get("stages")}
+    if staged:
+        lines += ["", "| task | stages reached (share of episodes) |", "|---|---|"]
+        lines += [f"| {t} | " + " · ".join(f"{k} {100 * v:.0f}%" for k, v in st.items()) + " |"
+                  for t, st in staged.items()]
     if "difficulty" in results:
         lines += ["", "| difficulty | success |", "|---|---:|"]
         lines += [f"| {b} | {100 * v:.1f}% |" for b, v in results["difficulty"].items()]

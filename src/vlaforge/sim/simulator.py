@@ -59,6 +59,9 @@ class Simulator:
     fps: float = 0.0
     max_steps: int = 500
     """Default episode length of the evaluation protocol."""
+    closed_loop_expert: bool = True
+    """Whether the scripted expert acts on the state it is in (so it corrects a perturbation, which
+    noise-injected collection, ``--action-noise``, relies on) rather than replaying a fixed plan."""
 
     @property
     def embodiment(self) -> EmbodimentSpec:
@@ -80,6 +83,11 @@ class Simulator:
 
     def make_env(self, task: str, image_size: tuple[int, int], cameras: Sequence[str], max_steps: int) -> Env:
         raise NotImplementedError
+
+    def reward_stages(self, task: str) -> tuple[str, ...]:
+        """Names of a staged reward's levels 1..n (reward >= i+1 means stage i reached), so an evaluation
+        reports how far failed episodes got, as the ACT paper's subtask columns; () when the reward is not staged."""
+        return ()
 
     def expert(self, task: str) -> Expert:
         raise NotImplementedError(f"simulator {self.name!r} has no scripted expert")
