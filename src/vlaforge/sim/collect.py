@@ -133,25 +133,17 @@ def _close_worker() -> None:
         _WORKER.pop("envs").close()
 
 
-def action_noise(embodiment, std: float, hold: int, seed: int) -> Callable[[int], np.ndarray] | None:
-    """Step -> noise to add to the executed action (zero on gripper dims), seeded by the episode's
-    seed so a collection is reproducible; None when ``std`` is 0."""
+def action_noise(embodiment, std: float, hold: int, seed: int, steps: int) -> np.ndarray | None:
+    """(steps, action_dim) noise to add to the executed actions (zero on gripper dims, one sample held
+    ``hold`` steps), seeded by the episode's seed so a collection is reproducible; None when ``std`` is 0."""
     if std <= 0:
         return None
-    if hold < 1:
-        raise ValueError(f"--noise-hold must be >= 1 step, got {hold}")
     half_range = (np.asarray(embodiment.action_high, np.float32) - np.asarray(embodiment.action_low, np.float32)) / 2
     scale = std * half_range
     scale[list(embodiment.gripper_dims)] = 0.0
     rng = np.random.default_rng([seed, 0xDA27])
-    current: list[np.ndarray] = []
-
-    def at(t: int) -> np.ndarray:
-        if t % hold == 0 or not current:
-            current[:] = [(rng.standard_normal(scale.shape) * scale).astype(np.float32)]
-        return current[0]
-
-    return at
+    samples = rng.standard_normal((-(-steps // hold), scale.size)) * scale  # (ceil(steps / hold), D)
+    return np.repeat(samples, hold, axis=0)[:steps].astype(np.float32)
 
 
 def run_expert_episode(task: str, seed: int, max_steps: int, extra_steps: int, noise_std: float = 0.0,
@@ -163,7 +155,7 @@ def run_expert_episode(task: str, seed: int, max_steps: int, extra_steps: int, n
     if task not in _WORKER["experts"]:  # built once per worker and task, not per episode
         _WORKER["experts"][task] = sim.expert(task)
     expert = _WORKER["experts"][task]
-    noise = action_noise(sim.embodiment, noise_std, noise_hold, seed)
+    noise = action_noise(sim.embodiment, noise_std, noise_hold, seed, max_steps)
     step = env.reset(seed)
     expert.reset(env, step)
     rows: list[dict[str, np.ndarray]] = []
@@ -173,7 +165,7 @@ def run_expert_episode(task: str, seed: int, max_steps: int, extra_steps: int, n
         action = sim.embodiment.clip_action(expert.act(step))
         rows.append(step.obs)
         actions.append(action)
-        step = env.step(action if noise is None else sim.embodiment.clip_action(action + noise(t)))
+        step = env.step(action if noise is None else sim.embodiment.clip_action(action + noise[t]))
         if step.success and success_step is None:
             success_step = t
         if success_step is not None and t - success_step >= extra_steps:

@@ -225,7 +225,7 @@ def run_eval(source: PolicySource, suite: str | Sequence[str] = "mt10", episodes
     t0 = time.perf_counter()
     initargs = (source, sim.name, size, cams, max_steps, n_action_steps)
     episodes, info = _run_units(initargs, units, max_steps, workers, progress)
-    stages = {t: sim.reward_stages(t) for t in tasks if sim.reward_stages(t)}
+    stages = {t: names for t in tasks if (names := sim.reward_stages(t))}
     results = report.summarize(episodes, tasks, stages=stages, meta={
         "policy": source.describe(), "simulator": sim.name, "embodiment": sim.embodiment_name,
         "suite": suite if isinstance(suite, str) else ",".join(suite),
