@@ -7,7 +7,8 @@
    autocast) and one ``predict_action_chunk`` at batch 1.
 2. Training samples/s and batch-1 chunk latency for variants that change one thing:
    precision, denoising steps, inference mode, tokens per view, one-pass regression, and prefix
-   attention (the context's keys/values cached across denoising steps).
+   attention (the context's keys/values cached across denoising steps), SDPA against the explicit bf16
+   attention path, and the ``xvla_fast_mt10`` stem.
    Each variant's chunk is compared with the default's on the same noise (max abs difference).
 Writes benchmarks/results/profile_xvla.json.
 """
@@ -27,12 +28,14 @@ import torch
 from vlaforge.core.normalize import Normalizer
 from vlaforge.embodiments import get_embodiment
 from vlaforge.models.xvla import XVLAConfig
+from vlaforge.nn import attention
 from vlaforge.testing import fake_batch, fake_stats, observation
 from vlaforge.train.trainer import resolve_precision
 
 BF16 = resolve_precision("auto") == "bf16"  # what the trainer's precision='auto' uses on this CPU
 
 SPECS = [get_embodiment("metaworld_sawyer")]
+FAST_STEM = (16, 32, 64, 128, 128)  # the xvla_fast_mt10 recipe's stem
 
 
 def build(seed: int = 0, **kw):
@@ -138,16 +141,26 @@ def main() -> None:
                                                                      stem_channels=(32, 64, 128, 256, 256))),
         f"{p}, prefix + 4 tokens + 2 steps": dict(bf16=BF16, cfg=dict(attention="prefix", num_inference_steps=2,
                                                                      stem_channels=(32, 64, 128, 256, 256))),
+        f"{p}, SDPA attention (not the explicit bf16 path)": dict(bf16=BF16, explicit_attention=False),
+        f"{p}, fast stem (16..128, 4 tokens per view)": dict(bf16=BF16, cfg=dict(stem_channels=FAST_STEM)),
+        f"{p}, fast stem + SDPA attention": dict(bf16=BF16, explicit_attention=False,
+                                                 cfg=dict(stem_channels=FAST_STEM)),
+        f"{p}, fast stem + prefix + 5 steps": dict(bf16=BF16, cfg=dict(stem_channels=FAST_STEM, attention="prefix",
+                                                                       num_inference_steps=5)),
+        f"{p}, fast stem + regression (one pass)": dict(bf16=BF16, cfg=dict(stem_channels=FAST_STEM,
+                                                                            objective="regression")),
     }
     rows = {}
     for name, v in variants.items():
         pol_v = build(**v.get("cfg", {}))
+        attention.EXPLICIT_CPU_BF16 = v.get("explicit_attention", True)
         ms, out = chunk_ms(pol_v, v["bf16"], reps, v.get("inference_mode", False))
         same_net = not ({"stem_channels", "objective", "attention"} & set(v.get("cfg", {})))
         rows[name] = {"chunk_ms": round(ms, 2), "train_samples_per_s": round(train_rate(pol_v, 64, v["bf16"], steps), 1),
                       "max_abs_diff_vs_default": float((out - ref).abs().max()) if same_net else None}
         print(f"{name:<42} chunk {ms:6.1f} ms   train {rows[name]['train_samples_per_s']:6.1f} samples/s   "
               f"diff {rows[name]['max_abs_diff_vs_default']}", flush=True)
+        attention.EXPLICIT_CPU_BF16 = True
     res["variants"] = rows
     res["reference_chunk_ms"] = round(ref_ms, 2)
     Path(a.out).write_text(json.dumps(res, indent=1))

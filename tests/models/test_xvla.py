@@ -267,3 +267,35 @@ def test_instruction_to_actions_conditions_every_action_token():
     b = pol.predict_action_chunk({**obs, "task": ["open the drawer"] * 3}, generator=torch.Generator().manual_seed(0))
     assert not torch.allclose(a, b)
     assert make_policy().instruction_in is None  # off by default: the paper's layout
+
+
+def test_zero_initial_noise_gives_one_deterministic_chunk():
+    pol = make_policy(init_noise_scale=0.0).eval()
+    obs = obs_of(make_batch())
+    a = pol.predict_action_chunk(obs, generator=torch.Generator().manual_seed(0))
+    b = pol.predict_action_chunk(obs, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)  # the noise is scaled to zero, so the generator no longer matters
+    pol.config.init_noise_scale = 1.0  # the paper's sampler: different noise, different chunk
+    c = pol.predict_action_chunk(obs, generator=torch.Generator().manual_seed(0))
+    d = pol.predict_action_chunk(obs, generator=torch.Generator().manual_seed(1))
+    assert not torch.allclose(c, d)
+
+
+def test_global_context_reads_every_visual_token():
+    pol = make_policy(global_context=True)
+    batch = make_batch()
+    loss, _ = pol(batch)
+    loss.backward()
+    first = pol.context_in[0]
+    n_tokens = pol.vl.num_tokens(2)  # instruction + 2 views x tokens per view
+    assert first.in_features == n_tokens * pol.config.width
+    grad = first.weight.grad.view(first.out_features, n_tokens, pol.config.width)
+    assert (grad.abs().sum(dim=(0, 2)) > 0).all()  # every token position reaches the summary
+    pol.eval()
+    obs = obs_of(batch)
+    other = dict(obs)
+    other["observation.images.gripperPOV"] = torch.zeros_like(obs["observation.images.gripperPOV"])
+    g = torch.Generator
+    assert not torch.allclose(pol.predict_action_chunk(obs, generator=g().manual_seed(0)),
+                              pol.predict_action_chunk(other, generator=g().manual_seed(0)))
+    assert make_policy().context_in is None  # off by default: the paper's layout

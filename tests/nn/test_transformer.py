@@ -93,3 +93,40 @@ def test_padded_keys_do_not_change_real_outputs():
     x2[:, 3:] = torch.randn(1, 2, 16) * 10
     y2 = net(x2, mask=padding_mask(is_pad))
     assert torch.allclose(y1[:, :3], y2[:, :3], atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["none", "mask", "causal", "gqa"])
+def test_explicit_attention_matches_sdpa(case):
+    """The bf16-on-CPU path (plain matmuls, fp32 softmax) computes what SDPA computes."""
+    import torch.nn.functional as F
+
+    from vlaforge.nn.attention import _explicit_attention
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(2, 4, 7, 16, generator=g)
+    k, v = (torch.randn(2, 2 if case == "gqa" else 4, 7, 16, generator=g) for _ in range(2))
+    mask = None
+    if case == "mask":
+        mask = torch.rand(2, 1, 7, 7, generator=g) > 0.3
+        mask[..., 0] = True  # every query sees at least one key
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=case == "causal",
+                                         enable_gqa=case == "gqa")
+    out = _explicit_attention(q, k, v, mask, case == "causal")
+    assert torch.allclose(out, ref, atol=1e-5)
+
+
+def test_bf16_cpu_attention_takes_the_explicit_path_and_agrees(monkeypatch):
+    import vlaforge.nn.attention as attention
+
+    calls = []
+    real = attention._explicit_attention
+    monkeypatch.setattr(attention, "_explicit_attention", lambda *a: calls.append(a[0].dtype) or real(*a))
+    torch.manual_seed(0)
+    attn = Attention(32, 4).eval()
+    x = torch.randn(2, 9, 32)
+    ref = attn(x)
+    assert calls == []  # fp32 stays on SDPA
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = attn(x)
+    assert calls == [torch.bfloat16] and out.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), ref, atol=3e-2)  # bf16 rounding only

@@ -74,3 +74,42 @@ def test_scheduler_drives_optimizer_lr():
         sched.step()
     assert seen == pytest.approx([0.5 * schedule(i) for i in range(4)])
     assert seen[0] == pytest.approx(0.25) and seen[1] == pytest.approx(0.5) and seen[3] == pytest.approx(0.0)
+
+
+def test_cpu_adamw_is_fused_and_steps_like_the_reference():
+    """The fused CPU kernel (one call per step) takes the same step as the per-tensor AdamW."""
+    policy = _policy()
+    cfg = OptimConfig(lr=1e-2, weight_decay=0.1)
+    opt = build_optimizer(policy, cfg)
+    assert opt.defaults["fused"] is True
+    ref_params = {n: p.detach().clone().requires_grad_(p.requires_grad) for n, p in policy.named_parameters()}
+    names = {id(p): n for n, p in policy.named_parameters()}
+    skip = ("params", "fused", "foreach")  # the reference keeps the per-tensor path
+    ref_groups = [{**{k: v for k, v in g.items() if k not in skip},
+                   "params": [ref_params[names[id(p)]] for p in g["params"]]} for g in opt.param_groups]
+    ref = torch.optim.AdamW(ref_groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, foreach=False)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        for n, p in policy.named_parameters():
+            grad = torch.randn(p.shape, generator=g)
+            p.grad, ref_params[n].grad = grad.clone(), grad.clone()
+        opt.step()
+        ref.step()
+    for n, p in policy.named_parameters():
+        assert torch.allclose(p, ref_params[n], atol=1e-6), n
+
+
+def test_ema_update_is_the_per_tensor_lerp():
+    from vlaforge.train.ema import EMA
+
+    policy = _policy()
+    ema = EMA(policy, 0.9)
+    before = {n: s.clone() for n, s in ema.shadow.items()}
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.add_(1.0)
+    ema.update(policy)
+    d = min(0.9, 2 / 11)  # the warm-up decay at the first update
+    params = dict(policy.named_parameters())
+    for n, s in ema.shadow.items():
+        assert torch.allclose(s, before[n].lerp(params[n].detach(), 1 - d)), n

@@ -164,11 +164,35 @@ class Attention(nn.Module):
                 else:
                     mask = cache_causal_mask(N, n_cached, x.device)
         _check_mask(mask, N, k.shape[2])
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
-                                           dropout_p=self.dropout if self.training else 0.0,
-                                           enable_gqa=self.kv_heads != self.heads)  # (B, nh, N, hs)
+        dropout = self.dropout if self.training else 0.0
+        if EXPLICIT_CPU_BF16 and q.device.type == "cpu" and q.dtype == torch.bfloat16 and dropout == 0.0:
+            y = _explicit_attention(q, k, v, mask, is_causal)  # (B, nh, N, hs)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, dropout_p=dropout,
+                                               enable_gqa=self.kv_heads != self.heads)  # (B, nh, N, hs)
         y = y.transpose(1, 2).reshape(B, N, D)  # (B, N, D)
         return self.proj(y)
+
+
+EXPLICIT_CPU_BF16 = True
+"""bf16 attention on CPU without dropout runs ``_explicit_attention`` instead of SDPA (False: SDPA everywhere;
+``benchmarks/profile_xvla.py`` measures both)."""
+
+
+def _explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+                        is_causal: bool) -> torch.Tensor:
+    """softmax(q k^T / sqrt(hs)) v as three plain ops, the softmax in fp32. On CPU in bf16 SDPA's flash kernel
+    runs its backward ~4x slower than this at our sizes (33 tokens, batch 32: 6.4 vs 1.5 ms, session 10), and
+    that backward was 15% of an X-VLA training step. Same semantics as SDPA: bool ``mask`` True = may attend."""
+    if k.shape[1] != q.shape[1]:  # grouped-query attention: share each kv head across its query heads
+        rep = q.shape[1] // k.shape[1]
+        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+    scores = (q @ k.transpose(-1, -2)).float() * q.shape[-1] ** -0.5  # (B, nh, N, Nk)
+    if is_causal:
+        mask = causal_mask(q.shape[2], q.device)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(-1).to(v.dtype) @ v
 
 
 def _check_mask(mask: torch.Tensor | None, n: int, nk: int) -> None:

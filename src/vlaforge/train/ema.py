@@ -28,8 +28,8 @@ class EMA:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
         params = dict(model.named_parameters())
-        for n, s in self.shadow.items():
-            s.lerp_(params[n].detach(), 1.0 - d)
+        shadow = list(self.shadow.values())
+        torch._foreach_lerp_(shadow, [params[n].detach() for n in self.shadow], 1.0 - d)  # one call, not one per tensor
 
     @contextlib.contextmanager
     def applied(self, model: nn.Module) -> Iterator[nn.Module]:

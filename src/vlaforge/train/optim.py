@@ -23,9 +23,12 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
     for g in groups:
         g.setdefault("lr_scale", 1.0)
         g["lr"] = cfg.lr * g["lr_scale"]
-    on_cuda = all(p.is_cuda for g in groups for p in g["params"])
+    params = [p for g in groups for p in g["params"]]
+    devices = {p.device.type for p in params}
+    # One fused kernel per step (CPU since torch 2.4); FSDP2's sharded DTensors keep the default path.
+    fused = len(devices) == 1 and devices <= {"cpu", "cuda"} and not any(hasattr(p, "placements") for p in params)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
-                             fused=True if on_cuda else None)  # fused kernels where available (CUDA)
+                             fused=True if fused else None)
 
 
 def _check_groups(model: nn.Module, groups: list[dict]) -> None:

@@ -89,6 +89,12 @@ class XVLAConfig(PolicyConfig):
     """Also add the projected instruction embedding to every action token (as proprio is), so each action
     token reads the task directly, as BC's MLP does, not only through attention to the one instruction token.
     An ablation for multi-task scenes that look alike (MT10's reach / push / pick-place)."""
+    global_context: bool = False
+    """Also add a BC-style summary of the observation to every action token: the flattened visual tokens
+    (instruction + every view, position-specific weights) through a 2-layer MLP of width ``width``. Attention
+    then refines from a start that already holds what BC's MLP sees. An ablation (session 10): at equal
+    samples the X-VLA transformer fits MT10 worse than BC's MLP (training L1 0.11 vs 0.09); this gives the
+    action tokens BC's direct read-out. Needs the conv / patch / pretrained stems (a fixed token count)."""
     attention: Literal["full", "prefix"] = "full"
     """'full' (the paper: every token attends to every token) or 'prefix' (pi0's layout, a speed option):
     vision-language and soft-prompt tokens do not attend to the action tokens, so their keys and values do
@@ -98,6 +104,10 @@ class XVLAConfig(PolicyConfig):
     dim_time: int = 32
     time_sampling: Literal["uniform", "stratified", "beta"] = "stratified"
     num_inference_steps: int = 10
+    init_noise_scale: float = 1.0
+    """Inference only: the standard deviation of the initial noise (1 = the paper's sampler; 0 = deterministic, the
+    flow from the origin, whose first clean-action prediction is the network's conditional mean). An inference-time
+    ablation for closed-loop jitter: sampled chunks differ from one call to the next, a mean chunk does not."""
     objective: Literal["flow", "regression"] = "flow"
     """'flow' (the paper: flow matching, clean-action prediction) or 'regression' (ablation: the same
     network given zero noise at t=0, one pass, trained with ``regression_loss`` -- plain behaviour

@@ -72,7 +72,8 @@ class Context(NamedTuple):
     domain: torch.Tensor  # (B,) soft-prompt / head rows
     row: torch.Tensor  # (B,) normalizer rows (embodiment)
     visual_is_pad: torch.Tensor | None = None  # (B, Nv) tokens of camera slots the robot lacks; None: all real
-    instruction: torch.Tensor | None = None  # (B, W) added to every action token (``instruction_to_actions``)
+    instruction: torch.Tensor | None = None  # (B, W) added to every action token (``instruction_to_actions``,
+    #                                          ``global_context``)
 
 
 # ---- vision-language encoders -------------------------------------------------
@@ -189,6 +190,7 @@ class XVLAPolicy(Policy):
         self.action_in = DomainAwareLinear(cfg.num_domains, MAX_DIM * (1 + cfg.n_obs_steps) + cfg.dim_time, W)
         self.action_out = DomainAwareLinear(cfg.num_domains, W, MAX_DIM)
         self.instruction_in = nn.Linear(self.text.dim, W) if cfg.instruction_to_actions else None
+        self.context_in = self._build_context_mlp() if cfg.global_context else None
         self.pos = LearnedPositionEmbedding(cfg.max_seq_len, W)
         self.soft_prompts = nn.Embedding(cfg.num_domains, cfg.soft_prompt_len * W)
         nn.init.normal_(self.soft_prompts.weight, std=0.02)
@@ -217,6 +219,14 @@ class XVLAPolicy(Policy):
                   "domain_of_row": torch.tensor([self.config.domain_ids[s.name] for s in specs])}
         for name, t in tables.items():
             self.register_buffer(f"_{name}", t, persistent=False)
+
+    def _build_context_mlp(self) -> nn.Module:
+        if not isinstance(self.vl, ConvVL):
+            raise ConfigError("xvla global_context needs vl_encoder 'conv', 'patch' or 'pretrained' (a fixed number "
+                              "of visual tokens); unset it or drop backbone_path / vl_encoder='florence2'")
+        n = self.vl.num_tokens(len(self.config.cameras)) * self.config.width
+        W = self.config.width
+        return nn.Sequential(nn.Linear(n, 2 * W), nn.LayerNorm(2 * W), nn.GELU(), nn.Linear(2 * W, W))
 
     def frozen_image_encoders(self) -> dict[str, nn.Module]:
         if not isinstance(self.vl, ConvVL):
@@ -317,6 +327,9 @@ class XVLAPolicy(Policy):
         instruction = None
         if self.instruction_in is not None:  # the text encoder caches per string: no second encoding
             instruction = self.instruction_in(self.text(list(batch[TASK]), device=visual.device).to(visual.dtype))
+        if self.context_in is not None:
+            summary = self.context_in(visual.flatten(1))  # (B, Nv * W) -> (B, W)
+            instruction = summary if instruction is None else instruction + summary
         return Context(visual, state.flatten(1), self._domain_of_row[row], row, self._visual_pad(batch, views, visual),
                        instruction)
 
@@ -400,6 +413,7 @@ class XVLAPolicy(Policy):
             x0 = self.denoise(ctx.visual.new_zeros(B, H, MAX_DIM), ctx.visual.new_zeros(B), ctx)
             return self._to_raw(x0.float(), ctx.row)
         noise = torch.randn(B, H, MAX_DIM, generator=generator, device=dev).to(ctx.visual.device)
+        noise = noise * self.config.init_noise_scale
         prefix = self.encode_prefix(ctx) if self.config.attention == "prefix" else None
         x0 = euler_sample(lambda x, t: self.denoise(x, t, ctx, prefix), noise, self.config.num_inference_steps,
                           "clean")
