@@ -94,7 +94,8 @@ class XVLAConfig(PolicyConfig):
     (instruction + every view, position-specific weights) through a 2-layer MLP of width ``width``. Attention
     then refines from a start that already holds what BC's MLP sees. An ablation (session 10): at equal
     samples the X-VLA transformer fits MT10 worse than BC's MLP (training L1 0.11 vs 0.09); this gives the
-    action tokens BC's direct read-out. Needs the conv / patch / pretrained stems (a fixed token count)."""
+    action tokens BC's direct read-out. Measured: its training loss was *worse* at equal steps (0.303 vs 0.264 over
+    steps 1,200-1,400, BENCHMARKS.md session 10), so it stays off. Needs the conv / patch / pretrained stems."""
     attention: Literal["full", "prefix"] = "full"
     """'full' (the paper: every token attends to every token) or 'prefix' (pi0's layout, a speed option):
     vision-language and soft-prompt tokens do not attend to the action tokens, so their keys and values do

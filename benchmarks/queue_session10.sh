@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Session 10 (2026-12-04, machine F): issue 15 (b) and (c), X-VLA tiny on the pretrained ImageNet encoder under the
+# MT10 protocol, one training job at a time; run from the repository root:
+#   bash benchmarks/queue_session10.sh [frozen|finetune]
+set -u
+source benchmarks/queue_lib.sh
+part=${1:-all}
+if [ "$part" = all ] || [ "$part" = frozen ]; then
+    # (b) frozen EfficientNet-Lite0 per camera, stride 16 (16 tokens per 64^2 view), features of 3 random shifts
+    # per frame from the feature cache (built before the 45-minute clock starts), lr 1e-3
+    run $PY benchmarks/bench_mt10.py --recipe xvla_effnet_frozen_mt10 --tag xvla_effnet_frozen \
+        --note 'X-VLA tiny, frozen ImageNet EfficientNet-Lite0 per camera (stride 16, feature cache, 3 shifted views), lr 1e-3'
+fi
+if [ "$part" = all ] || [ "$part" = finetune ]; then
+    # (c) the same encoder fine-tuned at 0.1x lr (1e-4) inside the step, random shifts of 4 px, lr 1e-3
+    run $PY benchmarks/bench_mt10.py --recipe xvla_effnet_finetune_mt10 --tag xvla_effnet_finetune \
+        --note 'X-VLA tiny, ImageNet EfficientNet-Lite0 per camera fine-tuned at 0.1x lr (stride 16), lr 1e-3'
+fi
