@@ -182,8 +182,9 @@ EXPLICIT_CPU_BF16 = True
 def _explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
                         is_causal: bool) -> torch.Tensor:
     """softmax(q k^T / sqrt(hs)) v as three plain ops, the softmax in fp32. On CPU in bf16 SDPA's flash kernel
-    runs its backward ~4x slower than this at our sizes (33 tokens, batch 32: 6.4 vs 1.5 ms, session 10), and
-    that backward was 15% of an X-VLA training step. Same semantics as SDPA: bool ``mask`` True = may attend."""
+    took 21% of an X-VLA tiny training step at our sizes, almost all in its backward; with this path the step fell
+    from 253 to 187 ms (``benchmarks/profile_xvla.py``, BENCHMARKS.md session 10). Same semantics as SDPA: bool
+    ``mask`` True = may attend."""
     if k.shape[1] != q.shape[1]:  # grouped-query attention: share each kv head across its query heads
         rep = q.shape[1] // k.shape[1]
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)

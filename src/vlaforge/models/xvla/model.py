@@ -72,8 +72,8 @@ class Context(NamedTuple):
     domain: torch.Tensor  # (B,) soft-prompt / head rows
     row: torch.Tensor  # (B,) normalizer rows (embodiment)
     visual_is_pad: torch.Tensor | None = None  # (B, Nv) tokens of camera slots the robot lacks; None: all real
-    instruction: torch.Tensor | None = None  # (B, W) added to every action token (``instruction_to_actions``,
-    #                                          ``global_context``)
+    action_bias: torch.Tensor | None = None  # (B, W) added to every action token: the projected instruction
+    #                                          (``instruction_to_actions``) plus the ``global_context`` summary
 
 
 # ---- vision-language encoders -------------------------------------------------
@@ -324,14 +324,14 @@ class XVLAPolicy(Policy):
         vl, aux = self.vl(views, list(batch[TASK]), self.text)
         visual = torch.cat([self.vlm_proj(vl), self.aux_proj(aux)], dim=1)  # (B, Nv, W)
         state = self.normalizer.normalize(STATE, batch[STATE], row)  # (B, To, MAX_DIM)
-        instruction = None
+        bias = None
         if self.instruction_in is not None:  # the text encoder caches per string: no second encoding
-            instruction = self.instruction_in(self.text(list(batch[TASK]), device=visual.device).to(visual.dtype))
+            bias = self.instruction_in(self.text(list(batch[TASK]), device=visual.device).to(visual.dtype))
         if self.context_in is not None:
             summary = self.context_in(visual.flatten(1))  # (B, Nv * W) -> (B, W)
-            instruction = summary if instruction is None else instruction + summary
+            bias = summary if bias is None else bias + summary
         return Context(visual, state.flatten(1), self._domain_of_row[row], row, self._visual_pad(batch, views, visual),
-                       instruction)
+                       bias)
 
     def _visual_pad(self, batch: Batch, views: list[torch.Tensor], visual: torch.Tensor) -> torch.Tensor | None:
         """(B, Nv) True on the tokens of camera slots a sample's robot lacks (``image_is_pad``), so a mixed-robot
@@ -361,8 +361,8 @@ class XVLAPolicy(Policy):
         temb = sinusoidal_embedding(t, self.config.dim_time, max_period=100.0)  # (B, dim_time)
         feats = torch.cat([x_t, ctx.proprio[:, None].expand(B, H, -1), temb[:, None].expand(B, H, -1)], dim=-1)
         act = self.action_in(feats, ctx.domain)  # (B, H, W)
-        if ctx.instruction is not None:
-            act = act + ctx.instruction[:, None].to(act.dtype)
+        if ctx.action_bias is not None:
+            act = act + ctx.action_bias[:, None].to(act.dtype)
         if prefix is not None:  # positions 0..H-1 are the action tokens'; the prefix is cached
             n_pre = prefix.length
             allow = torch.ones(1, 1, H, n_pre + H, dtype=torch.bool, device=act.device)  # keys [prefix | actions]
