@@ -40,3 +40,15 @@ def test_ablation_partners_differ_only_where_they_say():
     gen, nogen = recipes["internvla_a1_tiny_mt10_demos"](), recipes["internvla_a1_tiny_mt10_nogen"]()
     assert gen.policy.use_generation and not nogen.policy.use_generation
     assert gen.data == nogen.data and gen.optim == nogen.optim and gen.time_budget_minutes == nogen.time_budget_minutes
+
+
+def test_image_size_partner_differs_only_in_image_size():
+    """``xvla_effnet_frozen96_mt10`` is the 64^2 frozen-encoder run at 96^2: same model, optimiser and budget."""
+    recipes = {r.name: r for r in list_recipes()}
+    small, big = recipes["xvla_effnet_frozen_mt10"](), recipes["xvla_effnet_frozen96_mt10"]()
+    assert tuple(small.policy.image_size) == (64, 64) and tuple(big.policy.image_size) == (96, 96)
+    assert big.policy.image_encoder.shift_pad * 64 == small.policy.image_encoder.shift_pad * 96  # in proportion
+    assert big.data.roots == ("data/mt10_96",) and small.data.roots == ("data/mt10_64",)
+    assert big.optim == small.optim and big.time_budget_minutes == small.time_budget_minutes
+    assert big.policy.image_encoder.stride == small.policy.image_encoder.stride
+    assert big.policy.width == small.policy.width and big.policy.depth == small.policy.depth
