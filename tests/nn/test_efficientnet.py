@@ -165,3 +165,80 @@ def test_backbone_runs_in_fp32_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert enc.feature_map(img).dtype == torch.float32   # bf16 depthwise convs: ~10x slower here
         assert enc(img).dtype == torch.bfloat16              # the projection still autocasts
+
+
+# ---- inference speed paths: folded BatchNorm, one backbone call for all cameras -------------
+def _reference_features(model, img, stride=16):
+    """The two-op (conv, then BatchNorm) path the folded one must equal."""
+    import vlaforge.nn.efficientnet as effnet
+
+    effnet.FOLD_BATCHNORM_AT_INFERENCE = False
+    try:
+        with torch.no_grad():
+            return model.forward_features(img, strides=(stride,))[stride]
+    finally:
+        effnet.FOLD_BATCHNORM_AT_INFERENCE = True
+
+
+def test_folded_batchnorm_equals_conv_then_batchnorm(pretrained, grace_hopper):
+    img = torch.nn.functional.interpolate(grace_hopper.float() / 255, size=(64, 64), mode="bilinear",
+                                          antialias=True)
+    with torch.no_grad():
+        folded = pretrained.forward_features(img, strides=(16,))[16]
+    torch.testing.assert_close(folded, _reference_features(pretrained, img), atol=1e-4, rtol=1e-4)
+    assert pretrained.blocks[0].depthwise._folded is not None          # the folded path ran
+    ref5, _ = _top5(pretrained, grace_hopper)
+    assert MILITARY_UNIFORM in ref5                                     # and still classifies the photograph
+
+
+def test_folded_batchnorm_follows_weight_changes():
+    model = EfficientNetLite0(pretrained=False).eval()
+    img = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        before = model.forward_features(img, strides=(8,))[8]
+        other = EfficientNetLite0(pretrained=False)
+        model.load_state_dict(other.state_dict())                      # in-place copy: _version moves
+        after = model.forward_features(img, strides=(8,))[8]
+        model.stem[1].running_mean.add_(0.5)                           # a statistic changed in place
+        shifted = model.forward_features(img, strides=(8,))[8]
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, _reference_features(other.eval(), img, 8), atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(after, shifted)
+    torch.testing.assert_close(shifted, _reference_features(model, img, 8), atol=1e-4, rtol=1e-4)
+
+
+def test_training_mode_and_autograd_keep_batchnorm_separate():
+    model = EfficientNetLite0(pretrained=False).train()
+    img = torch.rand(4, 3, 32, 32)
+    out = model.forward_features(img, strides=(8,))[8]
+    assert out.grad_fn is not None and model.stem._folded is None      # batch statistics, no folding
+    model.eval()
+    out = model.forward_features(img, strides=(8,))[8]                  # grad on: still the two ops
+    assert out.grad_fn is not None and model.stem._folded is None
+
+
+def test_cameras_share_one_backbone_call_at_inference(monkeypatch):
+    from vlaforge.nn.encoders import CameraEncoders
+
+    cams = ("main", "wrist")
+    enc = CameraEncoders(cams, 24, (64, 64), kind="pretrained",
+                         image_encoder=ImageEncoderConfig(kind="efficientnet_lite0", freeze=True)).eval()
+    batch = {f"observation.images.{c}": torch.randint(0, 256, (3, 2, 3, 64, 64), dtype=torch.uint8) for c in cams}
+    calls = []
+    for stem in enc.stems:
+        original = stem.feature_map
+        monkeypatch.setattr(stem, "feature_map", lambda x, f=original: calls.append(x.shape[0]) or f(x))
+    with torch.no_grad():
+        together = enc(batch)
+        assert calls == [6]                                             # one call, 2 cameras x batch 3
+        separate = [stem(batch[f"observation.images.{c}"][:, -1]) for stem, c in zip(enc.stems, cams)]
+    for a, b in zip(together, separate):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # different backbones (frozen random ones) and training mode go camera by camera
+    calls.clear()
+    with torch.no_grad():
+        enc.stems[1].backbone.stem[0].weight.mul_(2.0)
+        enc(batch)
+        assert calls == [3, 3]
+        enc.train()(batch)
+        assert calls == [3, 3, 3, 3]
