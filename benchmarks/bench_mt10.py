@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                        out_dir=out, videos_per_task=a.videos_per_task,
                        training_seeds=None if seeds is None else {int(s) for s in seeds})
     results["benchmark"] = {
-        "protocol": "MT10, 50 demos/task, corner2+gripperPOV 64x64, <=45 min training, 10 eps/task from seed 10000",
+        "protocol": protocol_line(results),
         "tag": tag, "recipe": a.recipe, "family": cfg.policy.family, "preset": cfg.policy.preset, "note": a.note,
         "command": "python benchmarks/bench_mt10.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
         "args": asdict(a), "train": summary, "train_minutes": round(summary["train_seconds"] / 60, 2),
@@ -130,6 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     write_outputs(results, out)
     _print(results)
     return 0
+
+
+def protocol_line(results: dict) -> str:
+    """The protocol as this run met it: the views' cameras and size come from the evaluation (the protocol's
+    64x64, or the size an image-size ablation trained at)."""
+    h, w = results.get("image_size") or (64, 64)
+    cams = "+".join(results.get("cameras") or ("corner2", "gripperPOV"))
+    return f"MT10, 50 demos/task, {cams} {h}x{w}, <=45 min training, 10 eps/task from seed 10000"
 
 
 def _print(results: dict) -> None:
