@@ -215,30 +215,3 @@ def test_training_mode_and_autograd_keep_batchnorm_separate():
     model.eval()
     out = model.forward_features(img, strides=(8,))[8]                  # grad on: still the two ops
     assert out.grad_fn is not None and model.stem._folded is None
-
-
-def test_cameras_share_one_backbone_call_at_inference(monkeypatch):
-    from vlaforge.nn.encoders import CameraEncoders
-
-    cams = ("main", "wrist")
-    enc = CameraEncoders(cams, 24, (64, 64), kind="pretrained",
-                         image_encoder=ImageEncoderConfig(kind="efficientnet_lite0", freeze=True)).eval()
-    batch = {f"observation.images.{c}": torch.randint(0, 256, (3, 2, 3, 64, 64), dtype=torch.uint8) for c in cams}
-    calls = []
-    for stem in enc.stems:
-        original = stem.feature_map
-        monkeypatch.setattr(stem, "feature_map", lambda x, f=original: calls.append(x.shape[0]) or f(x))
-    with torch.no_grad():
-        together = enc(batch)
-        assert calls == [6]                                             # one call, 2 cameras x batch 3
-        separate = [stem(batch[f"observation.images.{c}"][:, -1]) for stem, c in zip(enc.stems, cams)]
-    for a, b in zip(together, separate):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
-    # different backbones (frozen random ones) and training mode go camera by camera
-    calls.clear()
-    with torch.no_grad():
-        enc.stems[1].backbone.stem[0].weight.mul_(2.0)
-        enc(batch)
-        assert calls == [3, 3]
-        enc.train()(batch)
-        assert calls == [3, 3, 3, 3]

@@ -36,9 +36,6 @@ from vlaforge.nn.vision import ConvStem, random_shift
 
 ENCODER_KINDS = ("stem", "efficientnet_lite0")  # the built-in kinds of IMAGE_ENCODERS
 
-ONE_BACKBONE_CALL = True
-"""``CameraEncoders`` runs identical frozen backbones as one call at inference; False: one call per camera."""
-
 
 @dataclass(frozen=True)
 class ImageEncoderConfig:
@@ -212,9 +209,6 @@ class CameraEncoders(nn.Module):
 
     def forward(self, batch: dict, frame: int = -1) -> list[torch.Tensor]:
         """Token sets (B, N, width), one per camera, of observation step ``frame``."""
-        batched = self._one_backbone_call(batch, frame)
-        if batched is not None:
-            return batched
         out = []
         for i, cam in enumerate(self.cameras):
             cached = batch.get("observation.features." + cam)
@@ -225,39 +219,6 @@ class CameraEncoders(nn.Module):
             else:
                 out.append(self.stems[i](batch["observation.images." + cam][:, frame]))
         return out
-
-    def _one_backbone_call(self, batch: dict, frame: int) -> list[torch.Tensor] | None:
-        """Every camera's frame through one backbone call, when every camera's encoder is the same frozen
-        network (frozen pretrained encoders all hold the ImageNet weights) and the pixels, not cached
-        features, come in; ``None`` otherwise. Inference only (training reads the feature cache): at batch 1
-        a call's cost is mostly per-op overhead, so two cameras in one call cost little more than one."""
-        if self.training or self.kind != "pretrained" or len(self.cameras) < 2 or not ONE_BACKBONE_CALL:
-            return None
-        keys = ["observation.images." + cam for cam in self.cameras]
-        if any(k not in batch for k in keys) or any("observation.features." + c in batch for c in self.cameras):
-            return None
-        images = [batch[k][:, frame] for k in keys]
-        if len({(x.shape, x.dtype) for x in images}) != 1 or not self._same_frozen_backbone():
-            return None
-        features = self.stems[0].feature_map(torch.cat(images))  # (cams * B, C, h, w), camera-major
-        return [stem.tokens(f) for stem, f in zip(self.stems, features.chunk(len(keys)))]
-
-    def _same_frozen_backbone(self) -> bool:
-        """Whether every camera's encoder is frozen with equal settings and equal backbone tensors; the
-        comparison is cached until a tensor is replaced or changed in place (``data_ptr``/``_version``)."""
-        stems = list(self.stems)
-        settings = {(getattr(s, "freeze", False), getattr(s, "stride", None), getattr(s, "input_size", None),
-                     getattr(s, "fp32_backbone", None)) for s in stems}
-        if len(settings) != 1 or not next(iter(settings))[0]:
-            return False
-        tensors = [[*s.backbone.parameters(), *s.backbone.buffers()] for s in stems]
-        key = tuple((t.data_ptr(), t._version) for ts in tensors for t in ts)
-        if key != getattr(self, "_same_key", None):
-            self._same = all(len(ts) == len(tensors[0]) and all(a.shape == b.shape and torch.equal(a, b)
-                                                                 for a, b in zip(tensors[0], ts))
-                             for ts in tensors[1:])
-            self._same_key = key
-        return self._same
 
     def frozen(self) -> dict[str, nn.Module]:
         """Camera key -> frozen pretrained encoder, for the trainer's feature cache."""
