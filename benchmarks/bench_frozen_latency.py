@@ -1,14 +1,15 @@
 """Batch-1 chunk latency of policies on a frozen pretrained encoder, with and without the inference path of
 session 11 (issue 15, section 2): BatchNorm folded into the convs (``efficientnet.FOLD_BATCHNORM_AT_INFERENCE``).
-Session 11 also timed every camera through one backbone call (measured, not kept: within noise); the committed
-result file ``benchmarks/results/frozen_latency_machineF.json`` holds those columns.
+Session 11 also timed every camera through one backbone call with the version of this script in commit ec30c95
+(measured, not kept: within noise); the committed ``benchmarks/results/frozen_latency_machineF.json`` holds those
+columns.
 
     python benchmarks/bench_frozen_latency.py runs/bench/xvla_effnet_frozen_reg runs/bench/xvla_effnet_frozen
 
 Each checkpoint (a run directory: its last checkpoint) is timed with and without folding, interleaved round by
 round so drift hits all alike; median of ``--reps`` calls per round, 2 threads, the precision ``auto`` picks.
-The chunks of every combination are compared with the reference (both off) on the same noise, in the run's
-precision and in fp32 (where only float rounding of the folded BatchNorm remains).
+The folded chunk is compared with the reference (folding off) on the same noise, in the run's precision and in
+fp32 (where only float rounding of the folded BatchNorm remains).
 Writes benchmarks/results/frozen_latency.json (or ``--out``).
 """
 
@@ -27,16 +28,9 @@ import torch
 import vlaforge.nn.efficientnet as effnet
 from vlaforge.core.checkpoint import load_policy
 from vlaforge.testing import fake_batch, observation
-from vlaforge.train.trainer import resolve_precision
+from vlaforge.train.trainer import last_checkpoint, resolve_precision
 
 COMBOS = {"reference": False, "fold": True}
-
-
-def _last_checkpoint(run: Path) -> Path:
-    ckpts = sorted((run / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
-    if not ckpts:
-        raise SystemExit(f"{run}: no checkpoints/step_* inside; pass a run directory that finished a save")
-    return ckpts[-1]
 
 
 def _chunk(policy, obs, bf16: bool, seed: int) -> torch.Tensor:
@@ -45,7 +39,9 @@ def _chunk(policy, obs, bf16: bool, seed: int) -> torch.Tensor:
 
 
 def measure(run: Path, reps: int, rounds: int, bf16: bool) -> dict:
-    ckpt = _last_checkpoint(run)
+    ckpt = last_checkpoint(run)
+    if not ckpt.exists():
+        raise SystemExit(f"{run}: no checkpoint inside; pass a run directory that finished a save")
     policy = load_policy(ckpt)
     obs = observation(fake_batch(policy.config, list(policy.embodiments.values()), 1))
     times: dict[str, list[float]] = {k: [] for k in COMBOS}

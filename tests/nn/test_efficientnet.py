@@ -167,7 +167,7 @@ def test_backbone_runs_in_fp32_under_bf16_autocast():
         assert enc(img).dtype == torch.bfloat16              # the projection still autocasts
 
 
-# ---- inference speed paths: folded BatchNorm, one backbone call for all cameras -------------
+# ---- inference speed path: BatchNorm folded into the convs --------------------------------
 def _reference_features(model, img, stride=16):
     """The two-op (conv, then BatchNorm) path the folded one must equal."""
     import vlaforge.nn.efficientnet as effnet

@@ -97,9 +97,9 @@ class ConvBNAct(nn.Sequential):
     """SAME-padded conv (no bias) + BatchNorm + optional ReLU6.
 
     Inference (eval mode, no autograd) folds the BatchNorm into the conv's weight and bias: one op instead of
-    two, the same result up to float rounding (~1e-5). At batch 1 a 64x64 frame's ops are tiny and per-op
-    overhead dominates, so this is what a frozen encoder's latency at chunk prediction buys with. The folded
-    tensors are cached and recomputed when any source tensor is replaced or changed in place (its
+    two, the same result up to float rounding (~1e-5). A frozen encoder runs on the pixels at every chunk
+    prediction; folding took ~1 ms (6%) off a 16-17 ms batch-1 chunk (``benchmarks/bench_frozen_latency.py``,
+    BENCHMARKS.md session 11). The folded tensors are cached and recomputed when any source tensor is replaced or changed in place (its
     ``data_ptr`` or ``_version`` moves: ``load_state_dict``, ``.to()``, an optimizer step)."""
 
     def __init__(self, cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1,
