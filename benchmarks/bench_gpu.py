@@ -1,21 +1,31 @@
-"""GPU figures for every family (issue 13): training samples/s and peak memory on synthetic batches.
+"""GPU figures for every family (issue 13): training samples/s, peak memory and chunk latency on synthetic batches.
 
     python benchmarks/bench_gpu.py [--steps 20]      # on a machine with CUDA; see benchmarks/gpu_check.sh
 
 For each registered family: the ``tiny`` preset at batch 64, a mid-size preset (~100-300M
 parameters: the tiny architecture widened and deepened, stated per row), and X-VLA ``paper``'s step
-time at batch 8. bf16 autocast, fused AdamW, optionally torch.compile (``--compile``).
-Writes benchmarks/results/gpu.json.
+time at batch 8. bf16 autocast, fused AdamW, optionally torch.compile (``--compile``). Then each family's
+``tiny`` ``predict_action_chunk`` at batch 1 (bf16 autocast, CUDA-synchronised, median of 20 after 3 warm-ups):
+the serving figure, against the CPU's in BENCHMARKS.md. Writes benchmarks/results/gpu.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+DEVICE = "cuda"  # --device cpu: a smoke run of this script where there is no GPU (the figures mean nothing there)
+
+
+def sync() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
 
 MID = {  # family: overrides that make a ~100-300M-parameter model of the same architecture
     "xvla": dict(width=1024, depth=12, heads=16),
@@ -33,35 +43,68 @@ def measure(family: str, preset: str, overrides: dict, batch: int, steps: int, c
 
     specs = [get_embodiment("metaworld_sawyer")]
     cfg = get_family(family).from_preset(preset, text_encoder="hash", **overrides)
-    policy = cfg.create(Normalizer(fake_stats(specs), specs, cfg.norm_mode), specs).cuda().train()
+    policy = cfg.create(Normalizer(fake_stats(specs), specs, cfg.norm_mode), specs).to(DEVICE).train()
     stage = cfg.stages()[-1]
     policy.set_stage(stage.name)
     if hasattr(policy, "prepare"):
         from vlaforge.testing import fake_train_data
 
         policy.prepare(fake_train_data(cfg, specs, stage=stage.name))
+    torch._dynamo.reset()  # a fresh compile per model: no shapes carried over from the previous one
     fwd = torch.compile(policy) if compile_ else policy
     params = [p for p in policy.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, 1e-4, fused=True)
-    b = {k: v.cuda(non_blocking=True) if torch.is_tensor(v) else v
+    opt = torch.optim.AdamW(params, 1e-4, fused=DEVICE == "cuda")
+    b = {k: v.to(DEVICE, non_blocking=True) if torch.is_tensor(v) else v
          for k, v in fake_batch(cfg, specs, batch, stage).items()}
-    torch.cuda.reset_peak_memory_stats()
+    if DEVICE == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     times = []
     for i in range(steps + 3):
-        torch.cuda.synchronize()
+        sync()
         t0 = time.perf_counter()
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(DEVICE, dtype=torch.bfloat16):
             loss, _ = fwd(b)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-        torch.cuda.synchronize()
+        sync()
         times.append(time.perf_counter() - t0)
     step = sorted(times[3:])[len(times[3:]) // 2]
     return {"family": family, "preset": preset, "overrides": overrides, "batch": batch,
             "params_m": round(sum(p.numel() for p in policy.parameters()) / 1e6, 1),
             "step_ms": round(1000 * step, 2), "samples_per_s": round(batch / step, 1),
-            "peak_mem_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2), "compile": compile_}
+            "peak_mem_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if DEVICE == "cuda" else None,
+            "compile": compile_}
+
+
+def chunk_latency(family: str, reps: int = 20) -> dict:
+    """Batch-1 ``predict_action_chunk`` time of the ``tiny`` preset on the GPU, in milliseconds."""
+    from vlaforge.core.normalize import Normalizer
+    from vlaforge.core.registry import get_family
+    from vlaforge.embodiments import get_embodiment
+    from vlaforge.testing import fake_batch, fake_stats, fake_train_data, observation
+
+    specs = [get_embodiment("metaworld_sawyer")]
+    cfg = get_family(family).from_preset("tiny", text_encoder="hash")
+    policy = cfg.create(Normalizer(fake_stats(specs), specs, cfg.norm_mode), specs).to(DEVICE)
+    stage = cfg.stages()[-1]
+    policy.set_stage(stage.name)
+    if hasattr(policy, "prepare"):
+        policy.prepare(fake_train_data(cfg, specs, stage=stage.name))
+    policy.eval()
+    obs = {k: v.to(DEVICE) if torch.is_tensor(v) else v for k, v in observation(fake_batch(cfg, specs, 1, stage)).items()}
+    times = []
+    with torch.inference_mode():
+        for _ in range(reps + 3):
+            sync()
+            t0 = time.perf_counter()
+            with torch.autocast(DEVICE, dtype=torch.bfloat16):
+                chunk = policy.predict_action_chunk(obs)
+            sync()
+            times.append(time.perf_counter() - t0)
+    assert torch.isfinite(chunk.float()).all(), f"{family}: non-finite actions on the GPU"
+    return {"family": family, "preset": "tiny", "batch": 1, "chunk_shape": list(chunk.shape),
+            "chunk_ms": round(1000 * sorted(times[3:])[len(times[3:]) // 2], 2)}
 
 
 def main() -> None:
@@ -69,25 +112,45 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--out", default="benchmarks/results/gpu.json")
+    ap.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    ap.add_argument("--families", default="", help="comma-separated family names (default: every family)")
     a = ap.parse_args()
-    if not torch.cuda.is_available():
+    global DEVICE
+    DEVICE = a.device
+    if DEVICE == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device: run this on a GPU machine (benchmarks/gpu_check.sh)")
     from vlaforge.core.registry import FAMILIES
 
+    names = [f for f, cls in FAMILIES.items() if cls.__module__.startswith("vlaforge.models.")]
+    if a.families:
+        unknown = set(a.families.split(",")) - set(names)
+        if unknown:
+            raise SystemExit(f"--families: unknown {sorted(unknown)}; registered: {names}")
+        names = a.families.split(",")
     rows = []
-    for family, cls in FAMILIES.items():
-        if not cls.__module__.startswith("vlaforge.models."):
-            continue
+    for family in names:
         for preset, kw, batch in (("tiny", {}, 64), ("tiny", MID.get(family, {}), 32)):
             try:
                 rows.append(measure(family, preset, kw, batch, a.steps, a.compile))
             except Exception as e:  # noqa: BLE001 - record and go on: one family must not hide the others
                 rows.append({"family": family, "preset": preset, "overrides": kw, "error": repr(e)[:300]})
             print(rows[-1], flush=True)
-    rows.append(measure("xvla", "paper", {}, 8, max(5, a.steps // 4), a.compile))
-    print(rows[-1], flush=True)
-    info = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-            "date": time.strftime("%Y-%m-%d %H:%M"), "command": "python benchmarks/bench_gpu.py", "rows": rows}
+    if "xvla" in names:
+        try:
+            rows.append(measure("xvla", "paper", {}, 8, max(5, a.steps // 4), a.compile))
+        except Exception as e:  # noqa: BLE001 - as above
+            rows.append({"family": "xvla", "preset": "paper", "error": repr(e)[:300]})
+        print(rows[-1], flush=True)
+    latency = []
+    for family in names:
+        try:
+            latency.append(chunk_latency(family))
+        except Exception as e:  # noqa: BLE001 - as above
+            latency.append({"family": family, "error": repr(e)[:300]})
+        print(latency[-1], flush=True)
+    device = torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu (smoke run)"
+    info = {"device": device, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M"),
+            "command": "python benchmarks/bench_gpu.py " + " ".join(sys.argv[1:]), "rows": rows, "latency": latency}
     Path(a.out).write_text(json.dumps(info, indent=1))
 
 

@@ -39,6 +39,7 @@ class TextEncoder(nn.Module):
         self.hits = 0
         self.misses = 0
 
+    @torch.compiler.disable  # a string-keyed cache lookup: nothing to compile, and its counters force recompiles
     def forward(self, texts: Sequence[str], device: torch.device | str | None = None) -> torch.Tensor:
         """Pooled, L2-normalized embeddings (B, dim) on ``device``."""
         texts = _check_texts(texts)
@@ -49,6 +50,7 @@ class TextEncoder(nn.Module):
             self._cache.update(zip(todo, self._embed(todo)))
         return torch.stack([self._cache[t] for t in texts]).to(device)
 
+    @torch.compiler.disable
     def encode_tokens(self, texts: Sequence[str], device: torch.device | str | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token hidden states (B, L, dim) and a mask (B, L), True = real token."""

@@ -265,7 +265,8 @@ def normalize_chunks(dataset, normalizer, action_dim: int) -> np.ndarray:
     for start in range(0, len(names), 4096):
         sl = slice(start, start + 4096)
         idx = normalizer.index(names[sl], len(names[sl]))
-        out.append(normalizer.normalize(ACTION, raw[sl], idx)[..., :action_dim][has[sl]].numpy())
+        y = normalizer.normalize(ACTION, raw[sl].to(idx.device), idx)[..., :action_dim].cpu()  # on the policy's device
+        out.append(y[has[sl]].numpy())
     return np.concatenate(out).astype(np.float64)  # (N, H, D)
 
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Session 12 (2026-12-04, machine F): issue 15, DART demonstrations (the expert's clean labels at the states that
+# injected noise led to) on the best X-VLA recipe so far (frozen EfficientNet-Lite0, 68.0%) and on the BC
+# reference, one change each (the data). One training job at a time; run from the repository root:
+#   bash benchmarks/queue_session12.sh [dart_frozen|dart_bc]
+set -u
+source benchmarks/queue_lib.sh
+part=${1:-all}
+collect_dart() {
+    # the protocol's seeds 0.. and cameras; noise 0.3 of full speed, held 8 steps (one executed chunk); the expert's
+    # clean action is the label, the noisy one is executed (src/vlaforge/sim/collect.py)
+    [ -f data/mt10_64_dart/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 50 \
+        --image-size 64 --cameras corner2,gripperPOV --out data/mt10_64_dart --workers 2 \
+        --action-noise 0.3 --noise-hold 8
+}
+if [ "$part" = all ] || [ "$part" = dart_frozen ]; then
+    collect_dart
+    run $PY benchmarks/bench_mt10.py --recipe xvla_effnet_frozen_mt10 --tag xvla_effnet_frozen_dart \
+        --data data/mt10_64_dart \
+        --note 'X-VLA tiny, frozen ImageNet EfficientNet-Lite0 (stride 16, feature cache, 3 shifted views), lr 1e-3, DART demos (noise 0.3 held 8 steps)'
+fi
+if [ "$part" = all ] || [ "$part" = dart_bc ]; then
+    collect_dart
+    run $PY benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --tag bc_tiny_dart --data data/mt10_64_dart \
+        --note 'BC reference: from-scratch CNN per camera, DART demos (noise 0.3 held 8 steps)'
+fi
