@@ -107,3 +107,33 @@ def test_save_load_round_trip(tok, tmp_path):
     assert again.config == tok.config
     with pytest.raises(FileNotFoundError, match="fit-fast"):
         FASTTokenizer.load(tmp_path / "nothing")
+
+
+def test_normalize_chunks_follows_the_normalizers_device():
+    """The dataset's chunks live on the CPU while the policy's normaliser may sit on a GPU (UniVLA-AR fits FAST in
+    ``prepare`` after the policy moved): the chunks must go to the normaliser's device and come back as numpy.
+    A stand-in normaliser checks the device it is handed (the real bug showed only on an H200)."""
+    import torch
+
+    from vlaforge.tokenizers.fast import normalize_chunks
+
+    class Data:
+        def action_chunks(self):
+            return torch.ones(5, 4, 3), ["robot"] * 5, torch.tensor([True, True, False, True, True])
+
+    class Normalizer:
+        device = torch.device("meta")  # stands for "not the CPU"
+        seen = []
+
+        def index(self, names, n):
+            return torch.zeros(n, dtype=torch.long, device=self.device)
+
+        def normalize(self, key, x, idx):
+            self.seen.append(x.device)
+            assert x.device == idx.device, "chunks were not moved to the normaliser's device"
+            return torch.full((x.shape[0], x.shape[1], 8), 2.0)  # (B, H, MAX_DIM) on the CPU, as .cpu() returns
+
+    norm = Normalizer()
+    out = normalize_chunks(Data(), norm, action_dim=3)
+    assert norm.seen == [torch.device("meta")]
+    assert out.shape == (4, 4, 3) and out.dtype == np.float64 and np.all(out == 2.0)
