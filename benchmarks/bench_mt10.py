@@ -41,6 +41,7 @@ class Args:
     steps: int | None = None
     episodes_per_task: int = 10
     data: str = "data/mt10_64"
+    """Dataset root the recipe trains on; several roots joined by commas train on all of them."""
     init_from: str | None = None
     """Checkpoint of a previous stage (default: the recipe chain's predecessor run, if the recipe has one)."""
     n_action_steps: int | None = None
@@ -58,12 +59,17 @@ class Args:
     extra: dict = field(default_factory=dict)
 
 
+def data_roots(a: Args) -> tuple[str, ...]:
+    """``--data`` as dataset roots: one directory, or several joined by commas (trained on together)."""
+    return tuple(r for r in a.data.split(",") if r)
+
+
 def train_config(a: Args, tag: str):
     from vlaforge.cli.train import parse_stage
     from vlaforge.train.recipes import get_recipe, resolve_init_from
 
     cfg = parse_stage(a.recipe, list(a.override))
-    cfg.data.roots = (a.data,) if cfg.data.roots and cfg.data.roots[0] == "data/mt10_64" else cfg.data.roots
+    cfg.data.roots = data_roots(a) if cfg.data.roots and cfg.data.roots[0] == "data/mt10_64" else cfg.data.roots
     cfg.out_dir, cfg.seed, cfg.resume, cfg.num_threads = f"runs/bench/{tag}", a.seed, a.resume, a.threads
     cfg.time_budget_minutes, cfg.steps = a.minutes, a.steps
     cfg.init_from = a.init_from
@@ -113,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         result = train(cfg)
         ckpt, summary = result.checkpoint, result.summary
-    seeds = load_meta(a.data).episodes.get("seed")
+    metas = [load_meta(r).episodes.get("seed") for r in data_roots(a)]
+    seeds = None if any(m is None for m in metas) else [s for m in metas for s in m]
     results = run_eval(CheckpointSource(str(ckpt), parse_overrides(a.set)), "mt10", a.episodes_per_task,
                        seed_start=10_000, max_steps=500, n_action_steps=a.n_action_steps, workers=a.workers,
                        out_dir=out, videos_per_task=a.videos_per_task,
