@@ -92,7 +92,8 @@ def chunk_latency(family: str, reps: int = 20) -> dict:
     if hasattr(policy, "prepare"):
         policy.prepare(fake_train_data(cfg, specs, stage=stage.name))
     policy.eval()
-    obs = {k: v.to(DEVICE) if torch.is_tensor(v) else v for k, v in observation(fake_batch(cfg, specs, 1, stage)).items()}
+    obs = observation(fake_batch(cfg, specs, 1, stage))
+    obs = {k: v.to(DEVICE) if torch.is_tensor(v) else v for k, v in obs.items()}
     times = []
     with torch.inference_mode():
         for _ in range(reps + 3):
