@@ -35,21 +35,35 @@ MID = {  # family: overrides that make a ~100-300M-parameter model of the same a
 }
 
 
-def measure(family: str, preset: str, overrides: dict, batch: int, steps: int, compile_: bool) -> dict:
+def build(family: str, preset: str, overrides: dict):
+    """The family's policy for its last stage on ``DEVICE``, fitted to fake data where it fits something
+    (UniVLA-AR's FAST tokenizer); returns (config, specs, stage, policy)."""
     from vlaforge.core.normalize import Normalizer
     from vlaforge.core.registry import get_family
     from vlaforge.embodiments import get_embodiment
-    from vlaforge.testing import fake_batch, fake_stats
+    from vlaforge.testing import fake_stats, fake_train_data
 
     specs = [get_embodiment("metaworld_sawyer")]
     cfg = get_family(family).from_preset(preset, text_encoder="hash", **overrides)
-    policy = cfg.create(Normalizer(fake_stats(specs), specs, cfg.norm_mode), specs).to(DEVICE).train()
+    policy = cfg.create(Normalizer(fake_stats(specs), specs, cfg.norm_mode), specs).to(DEVICE)
     stage = cfg.stages()[-1]
     policy.set_stage(stage.name)
     if hasattr(policy, "prepare"):
-        from vlaforge.testing import fake_train_data
-
         policy.prepare(fake_train_data(cfg, specs, stage=stage.name))
+    return cfg, specs, stage, policy
+
+
+def median_after_warmup(times: list[float], warmup: int = 3) -> float:
+    """The upper median of the timings after the warm-up calls."""
+    kept = sorted(times[warmup:])
+    return kept[len(kept) // 2]
+
+
+def measure(family: str, preset: str, overrides: dict, batch: int, steps: int, compile_: bool) -> dict:
+    from vlaforge.testing import fake_batch
+
+    cfg, specs, stage, policy = build(family, preset, overrides)
+    policy.train()
     torch._dynamo.reset()  # a fresh compile per model: no shapes carried over from the previous one
     fwd = torch.compile(policy) if compile_ else policy
     params = [p for p in policy.parameters() if p.requires_grad]
@@ -59,7 +73,7 @@ def measure(family: str, preset: str, overrides: dict, batch: int, steps: int, c
     if DEVICE == "cuda":
         torch.cuda.reset_peak_memory_stats()
     times = []
-    for i in range(steps + 3):
+    for _ in range(steps + 3):
         sync()
         t0 = time.perf_counter()
         with torch.autocast(DEVICE, dtype=torch.bfloat16):
@@ -69,7 +83,7 @@ def measure(family: str, preset: str, overrides: dict, batch: int, steps: int, c
         opt.zero_grad(set_to_none=True)
         sync()
         times.append(time.perf_counter() - t0)
-    step = sorted(times[3:])[len(times[3:]) // 2]
+    step = median_after_warmup(times)
     return {"family": family, "preset": preset, "overrides": overrides, "batch": batch,
             "params_m": round(sum(p.numel() for p in policy.parameters()) / 1e6, 1),
             "step_ms": round(1000 * step, 2), "samples_per_s": round(batch / step, 1),
@@ -78,19 +92,10 @@ def measure(family: str, preset: str, overrides: dict, batch: int, steps: int, c
 
 
 def chunk_latency(family: str, reps: int = 20) -> dict:
-    """Batch-1 ``predict_action_chunk`` time of the ``tiny`` preset on the GPU, in milliseconds."""
-    from vlaforge.core.normalize import Normalizer
-    from vlaforge.core.registry import get_family
-    from vlaforge.embodiments import get_embodiment
-    from vlaforge.testing import fake_batch, fake_stats, fake_train_data, observation
+    """Batch-1 ``predict_action_chunk`` time of the ``tiny`` preset on ``DEVICE``, in milliseconds."""
+    from vlaforge.testing import fake_batch, observation
 
-    specs = [get_embodiment("metaworld_sawyer")]
-    cfg = get_family(family).from_preset("tiny", text_encoder="hash")
-    policy = cfg.create(Normalizer(fake_stats(specs), specs, cfg.norm_mode), specs).to(DEVICE)
-    stage = cfg.stages()[-1]
-    policy.set_stage(stage.name)
-    if hasattr(policy, "prepare"):
-        policy.prepare(fake_train_data(cfg, specs, stage=stage.name))
+    cfg, specs, stage, policy = build(family, "tiny", {})
     policy.eval()
     obs = observation(fake_batch(cfg, specs, 1, stage))
     obs = {k: v.to(DEVICE) if torch.is_tensor(v) else v for k, v in obs.items()}
@@ -103,9 +108,18 @@ def chunk_latency(family: str, reps: int = 20) -> dict:
                 chunk = policy.predict_action_chunk(obs)
             sync()
             times.append(time.perf_counter() - t0)
-    assert torch.isfinite(chunk.float()).all(), f"{family}: non-finite actions on the GPU"
+    assert torch.isfinite(chunk.float()).all(), f"{family}: non-finite actions on {DEVICE}"
     return {"family": family, "preset": "tiny", "batch": 1, "chunk_shape": list(chunk.shape),
-            "chunk_ms": round(1000 * sorted(times[3:])[len(times[3:]) // 2], 2)}
+            "chunk_ms": round(1000 * median_after_warmup(times), 2)}
+
+
+def recorded(rows: list[dict], fn, *args, **what) -> None:
+    """Append ``fn(*args)``, or the error it raised with ``what`` names it: one family must not hide the others."""
+    try:
+        rows.append(fn(*args))
+    except Exception as e:  # noqa: BLE001 - recorded, and the next one runs
+        rows.append({**what, "error": repr(e)[:300]})
+    print(rows[-1], flush=True)
 
 
 def main() -> None:
@@ -128,27 +142,15 @@ def main() -> None:
         if unknown:
             raise SystemExit(f"--families: unknown {sorted(unknown)}; registered: {names}")
         names = a.families.split(",")
-    rows = []
+    rows, latency = [], []
     for family in names:
         for preset, kw, batch in (("tiny", {}, 64), ("tiny", MID.get(family, {}), 32)):
-            try:
-                rows.append(measure(family, preset, kw, batch, a.steps, a.compile))
-            except Exception as e:  # noqa: BLE001 - record and go on: one family must not hide the others
-                rows.append({"family": family, "preset": preset, "overrides": kw, "error": repr(e)[:300]})
-            print(rows[-1], flush=True)
+            recorded(rows, measure, family, preset, kw, batch, a.steps, a.compile,
+                     family=family, preset=preset, overrides=kw)
     if "xvla" in names:
-        try:
-            rows.append(measure("xvla", "paper", {}, 8, max(5, a.steps // 4), a.compile))
-        except Exception as e:  # noqa: BLE001 - as above
-            rows.append({"family": "xvla", "preset": "paper", "error": repr(e)[:300]})
-        print(rows[-1], flush=True)
-    latency = []
+        recorded(rows, measure, "xvla", "paper", {}, 8, max(5, a.steps // 4), a.compile, family="xvla", preset="paper")
     for family in names:
-        try:
-            latency.append(chunk_latency(family))
-        except Exception as e:  # noqa: BLE001 - as above
-            latency.append({"family": family, "error": repr(e)[:300]})
-        print(latency[-1], flush=True)
+        recorded(latency, chunk_latency, family, family=family)
     device = torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu (smoke run)"
     info = {"device": device, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M"),
             "command": "python benchmarks/bench_gpu.py " + " ".join(sys.argv[1:]), "rows": rows, "latency": latency}

@@ -99,8 +99,9 @@ class ConvBNAct(nn.Sequential):
     Inference (eval mode, no autograd) folds the BatchNorm into the conv's weight and bias: one op instead of
     two, the same result up to float rounding (~1e-5). A frozen encoder runs on the pixels at every chunk
     prediction; folding took ~1 ms (6%) off a 16-17 ms batch-1 chunk (``benchmarks/bench_frozen_latency.py``,
-    BENCHMARKS.md session 11). The folded tensors are cached and recomputed when any source tensor is replaced or changed in place (its
-    ``data_ptr`` or ``_version`` moves: ``load_state_dict``, ``.to()``, an optimizer step)."""
+    BENCHMARKS.md session 11). The folded tensors are cached and recomputed when any source tensor is replaced
+    or changed in place (its ``data_ptr`` or ``_version`` moves: ``load_state_dict``, ``.to()``, an optimizer
+    step)."""
 
     def __init__(self, cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1,
                  act: bool = True) -> None:
