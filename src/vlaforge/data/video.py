@@ -100,13 +100,17 @@ class VideoEncoder:
             pass
 
 
-def _open(path: Path):
-    import av
-
+def _require_file(path: Path) -> None:
     if not path.is_file():
         fix = remedy(path, "Re-run the collection (or copy the file back)",
                      "Copy the file back, or download or export the dataset again")
         raise MissingFileError(f"video file {path} does not exist; the dataset is incomplete. {fix}")
+
+
+def _open(path: Path):
+    import av
+
+    _require_file(path)
     try:
         return av.open(str(path))
     except av.error.FFmpegError as e:
@@ -123,8 +127,15 @@ def _video_stream(container, path: Path):
 
 
 def decode_all(path: str | os.PathLike, fps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decode every frame: (uint8 (N, H, W, 3), frame numbers (N,) = round(pts_seconds * fps))."""
-    import av
+    """Decode every frame: (uint8 (N, H, W, 3), frame numbers (N,) = round(pts_seconds * fps)).
+
+    Uses PyAV; where PyAV is not installed but OpenCV is (e.g. a GPU image that ships opencv-python-headless
+    and cannot take the 35 MB av wheel along), OpenCV's FFmpeg decodes instead (``_decode_all_cv2``).
+    """
+    try:
+        import av
+    except ImportError:
+        return _decode_all_cv2(Path(path), fps)
 
     from av.video.reformatter import VideoReformatter
 
@@ -143,6 +154,31 @@ def decode_all(path: str | os.PathLike, fps: int) -> tuple[np.ndarray, np.ndarra
     if not frames:
         raise CorruptFileError(f"video file {path} holds no decodable frame. {remedy(path)}")
     return np.stack(frames), np.asarray(numbers, dtype=np.int64)
+
+
+def _decode_all_cv2(path: Path, fps: int) -> tuple[np.ndarray, np.ndarray]:
+    """``decode_all`` through OpenCV (the same FFmpeg h264 decoder; the YUV -> RGB conversion may differ from
+    PyAV's by a level or two per channel). Raises an ImportError that names both fixes if OpenCV is missing too."""
+    try:
+        import cv2
+    except ImportError as e:
+        raise ImportError("decoding videos needs PyAV (`pip install av`) or OpenCV "
+                          "(`pip install opencv-python-headless`); neither is installed") from e
+    _require_file(path)
+    cap = cv2.VideoCapture(str(path))
+    frames, numbers = [], []
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            numbers.append(round(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 * fps))
+            frames.append(bgr[:, :, ::-1])  # BGR -> RGB
+    finally:
+        cap.release()
+    if not frames:
+        raise CorruptFileError(f"video file {path} holds no frame OpenCV can decode. {remedy(path)}")
+    return np.ascontiguousarray(np.stack(frames)), np.asarray(numbers, dtype=np.int64)
 
 
 def decode_frames(path: str | os.PathLike, frame_numbers: np.ndarray, fps: int) -> np.ndarray:

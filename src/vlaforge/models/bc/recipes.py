@@ -30,3 +30,15 @@ def bc_effnet_mt10() -> TrainConfig:
     cfg.policy = _bc(encoder=ImageEncoderConfig(kind="efficientnet_lite0", freeze=True, stride=16, shift_pad=4))
     cfg.out_dir = "runs/bc_effnet_mt10"
     return cfg
+
+
+@register_recipe("bc_tiny_aloha96")
+def bc_tiny_aloha96() -> TrainConfig:
+    """The BC reference on ALOHA alone, beside ``xvla_effnet_ft_aloha96``: the from-scratch CNN per camera (top +
+    both wrists at 96^2, shifts of 6 px), L1 on 1-second chunks (50 steps at 50 Hz, 25 executed)."""
+    cfg = bc_tiny_mt10()
+    cfg.policy = _bc(cameras=("top", "left_wrist", "right_wrist"), image_size=(96, 96), chunk_size=50,
+                     n_action_steps=25, encoder=ImageEncoderConfig(shift_pad=6, stem_channels=(16, 32, 64, 128)))
+    cfg.data = DataConfig(roots=("data/aloha_96",), batch_size=64, num_workers=0)
+    cfg.out_dir = "runs/bc_tiny_aloha96"
+    return cfg

@@ -144,3 +144,23 @@ def xvla_fast_mt10() -> TrainConfig:
     cfg = _tiny4_lr1e3(xvla_tiny_mt10(), "runs/xvla_fast_mt10")
     cfg.policy.stem_channels = (16, 32, 64, 128, 128)
     return cfg
+
+
+ALOHA_DATA_96 = "data/aloha_96"
+"""ALOHA's scripted demos (50 per task) at 96x96: the cube is ~4-5 pixels wide in the top view instead of ~3."""
+
+
+@register_recipe("xvla_effnet_ft_aloha96")
+def xvla_effnet_ft_aloha96() -> TrainConfig:
+    """X-VLA tiny on ALOHA alone with the three changes session 6 named, in the shape ACT trains: 96^2 views
+    (top + both wrists), the ImageNet EfficientNet-Lite0 fine-tuned (backbone at 0.1x lr, 36 tokens per view),
+    and 1-second chunks (50 steps at 50 Hz, 25 executed). Sized for a GPU (batch 64): on 2 CPU cores a
+    45-minute budget buys only ~2k of its steps, so its measured run is a GPU run (BENCHMARKS.md, session 13)."""
+    cfg = xvla_effnet_finetune_mt10()
+    cfg.policy.cameras = ("top", "left_wrist", "right_wrist")
+    cfg.policy.image_size = (96, 96)
+    cfg.policy.image_encoder = dataclasses.replace(cfg.policy.image_encoder, shift_pad=6)
+    cfg.policy.chunk_size, cfg.policy.n_action_steps = 50, 25
+    cfg.data = DataConfig(roots=(ALOHA_DATA_96,), batch_size=64, num_workers=0)
+    cfg.out_dir = "runs/xvla_effnet_ft_aloha96"
+    return cfg
