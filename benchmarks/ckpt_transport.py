@@ -37,6 +37,7 @@ def _last_checkpoint(run: Path) -> Path:
 
 def pack(run: Path, out: Path, name: str, part_mb: float) -> list[Path]:
     ckpt = _last_checkpoint(run)
+    out.mkdir(parents=True, exist_ok=True)
     weights = load_file(str(ckpt / "model.safetensors"))
     small, kept32, rel_err = {}, [], 0.0
     for key, t in weights.items():
@@ -45,9 +46,10 @@ def pack(run: Path, out: Path, name: str, part_mb: float) -> list[Path]:
             if t.numel():  # rounding error relative to the tensor's largest value (tiny entries are subnormal)
                 rel_err = max(rel_err, ((h.float() - t).abs().max() / t.abs().max().clamp_min(1e-12)).item())
             small[key] = h
-        else:
+        else:  # integers (e.g. BatchNorm's counters) as they are; floats beyond float16's range as float32
             small[key] = t
-            kept32.append(key)
+            if t.is_floating_point():
+                kept32.append(key)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for f in sorted(ckpt.rglob("*")):
@@ -115,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("dest", type=Path)
     a = ap.parse_args(argv)
     if a.cmd == "pack":
-        a.out.mkdir(parents=True, exist_ok=True)
         pack(a.run, a.out, a.name, a.part_mb)
     else:
         unpack(a.src, a.name, a.dest)
