@@ -22,6 +22,7 @@ import tarfile
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 FP16_MAX = 65000.0
@@ -81,11 +82,10 @@ def unpack(src: Path, name: str, dest: Path) -> Path:
     with tarfile.open(fileobj=io.BytesIO(b"".join(p.read_bytes() for p in parts))) as tar:
         tar.extractall(dest, filter="data")
     fp16 = dest / "checkpoint" / "model.fp16.safetensors"
-    from safetensors import safe_open
-
     with safe_open(str(fp16), "pt") as f:
         meta = f.metadata()
-    weights = {k: (t.float() if t.dtype == torch.float16 else t) for k, t in load_file(str(fp16)).items()}
+        weights = {k: f.get_tensor(k) for k in f.keys()}
+    weights = {k: (t.float() if t.dtype == torch.float16 else t) for k, t in weights.items()}
     ckpt = dest / "checkpoints" / meta["step_dir"]
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     (dest / "checkpoint").rename(ckpt)

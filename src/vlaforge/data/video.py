@@ -178,7 +178,7 @@ def _decode_all_cv2(path: Path, fps: int) -> tuple[np.ndarray, np.ndarray]:
         cap.release()
     if not frames:
         raise CorruptFileError(f"video file {path} holds no frame OpenCV can decode. {remedy(path)}")
-    return np.ascontiguousarray(np.stack(frames)), np.asarray(numbers, dtype=np.int64)
+    return np.stack(frames), np.asarray(numbers, dtype=np.int64)  # np.stack copies: contiguous RGB
 
 
 def decode_frames(path: str | os.PathLike, frame_numbers: np.ndarray, fps: int) -> np.ndarray:

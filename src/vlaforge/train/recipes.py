@@ -25,6 +25,11 @@ MT10_DATA = "data/mt10_64"
 """The shared MT10 protocol's dataset: `vlaforge collect metaworld --tasks mt10 --out data/mt10_64`."""
 MT40_VIDEO = "data/mt40_video_64"
 """Action-free MT40 video: `vlaforge collect metaworld --tasks mt40 --no-actions --out data/mt40_video_64`."""
+ALOHA_DATA_96 = "data/aloha_96"
+"""ALOHA's scripted demos at 96x96 (the cube ~4-5 pixels wide in the top view instead of ~3): `vlaforge collect
+aloha --tasks transfer-cube,insertion --episodes-per-task 50 --image-size 96 --out data/aloha_96`."""
+ALOHA_CAMERAS = ("top", "left_wrist", "right_wrist")
+"""ALOHA's cameras as a policy reads them (the embodiment's own names)."""
 MT10_BUDGET_MINUTES = 45.0
 """The protocol's wall-time budget per policy stage."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vlaforge.nn.encoders import ImageEncoderConfig
 from vlaforge.train.config import DataConfig, OptimConfig, TrainConfig
-from vlaforge.train.recipes import MT10_BUDGET_MINUTES, MT10_DATA, register_recipe
+from vlaforge.train.recipes import ALOHA_CAMERAS, ALOHA_DATA_96, MT10_BUDGET_MINUTES, MT10_DATA, register_recipe
 
 
 def _bc(**policy):
@@ -37,8 +37,8 @@ def bc_tiny_aloha96() -> TrainConfig:
     """The BC reference on ALOHA alone, beside ``xvla_effnet_ft_aloha96``: the from-scratch CNN per camera (top +
     both wrists at 96^2, shifts of 6 px), L1 on 1-second chunks (50 steps at 50 Hz, 25 executed)."""
     cfg = bc_tiny_mt10()
-    cfg.policy = _bc(cameras=("top", "left_wrist", "right_wrist"), image_size=(96, 96), chunk_size=50,
+    cfg.policy = _bc(cameras=ALOHA_CAMERAS, image_size=(96, 96), chunk_size=50,
                      n_action_steps=25, encoder=ImageEncoderConfig(shift_pad=6, stem_channels=(16, 32, 64, 128)))
-    cfg.data = DataConfig(roots=("data/aloha_96",), batch_size=64, num_workers=0)
+    cfg.data = DataConfig(roots=(ALOHA_DATA_96,), batch_size=64, num_workers=0)
     cfg.out_dir = "runs/bc_tiny_aloha96"
     return cfg

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from vlaforge.train.config import DataConfig, OptimConfig, TrainConfig
-from vlaforge.train.recipes import MT10_BUDGET_MINUTES, MT10_DATA, register_recipe
+from vlaforge.train.recipes import ALOHA_CAMERAS, ALOHA_DATA_96, MT10_BUDGET_MINUTES, MT10_DATA, register_recipe
 
 
 @register_recipe("xvla_tiny_mt10")
@@ -105,7 +105,7 @@ SAWYER_ALOHA_CAMERAS = ("corner2=main", "gripperPOV=wrist", "top=main", "left_wr
 def xvla_tiny_aloha() -> TrainConfig:
     """X-VLA tiny on the ALOHA scripted demos alone (data/aloha_64: top + both wrists), 45 minutes."""
     cfg = xvla_tiny_mt10()
-    cfg.policy.cameras = ("top", "left_wrist", "right_wrist")
+    cfg.policy.cameras = ALOHA_CAMERAS
     cfg.data = DataConfig(roots=(ALOHA_DATA,), batch_size=32, num_workers=0)
     cfg.out_dir = "runs/xvla_tiny_aloha"
     return cfg
@@ -146,36 +146,33 @@ def xvla_fast_mt10() -> TrainConfig:
     return cfg
 
 
-ALOHA_DATA_96 = "data/aloha_96"
-"""ALOHA's scripted demos (50 per task) at 96x96: the cube is ~4-5 pixels wide in the top view instead of ~3."""
+def _aloha96(cfg: TrainConfig, batch_size: int, out_dir: str) -> TrainConfig:
+    """``cfg`` on ALOHA alone at 96^2 (top + both wrists) with 1-second chunks (50 steps at 50 Hz, 25 executed)."""
+    cfg.policy.cameras = ALOHA_CAMERAS
+    cfg.policy.image_size = (96, 96)
+    cfg.policy.chunk_size, cfg.policy.n_action_steps = 50, 25
+    cfg.data = DataConfig(roots=(ALOHA_DATA_96,), batch_size=batch_size, num_workers=0)
+    cfg.out_dir = out_dir
+    return cfg
 
 
 @register_recipe("xvla_effnet_ft_aloha96")
 def xvla_effnet_ft_aloha96() -> TrainConfig:
-    """X-VLA tiny on ALOHA alone with the three changes session 6 named, in the shape ACT trains: 96^2 views
-    (top + both wrists), the ImageNet EfficientNet-Lite0 fine-tuned (backbone at 0.1x lr, 36 tokens per view),
-    and 1-second chunks (50 steps at 50 Hz, 25 executed). Sized for a GPU (batch 64): on 2 CPU cores a
-    45-minute budget buys only ~2k of its steps, so its measured run is a GPU run (BENCHMARKS.md, session 13)."""
-    cfg = xvla_effnet_finetune_mt10()
-    cfg.policy.cameras = ("top", "left_wrist", "right_wrist")
-    cfg.policy.image_size = (96, 96)
+    """X-VLA tiny on ALOHA alone with the three changes session 6 named, in the shape ACT trains: 96^2 views,
+    the ImageNet EfficientNet-Lite0 fine-tuned (backbone at 0.1x lr, 36 tokens per view, shifts of 6 px) and
+    1-second chunks. Sized for a GPU (batch 64): on 2 CPU cores the fine-tuned backbone's fp32 forward and
+    backward on three 96^2 views make a 45-minute budget a small fraction of the GPU run's samples, so its
+    measured run is a GPU run (BENCHMARKS.md, session 13)."""
+    cfg = _aloha96(xvla_effnet_finetune_mt10(), 64, "runs/xvla_effnet_ft_aloha96")
     cfg.policy.image_encoder = dataclasses.replace(cfg.policy.image_encoder, shift_pad=6)
-    cfg.policy.chunk_size, cfg.policy.n_action_steps = 50, 25
-    cfg.data = DataConfig(roots=(ALOHA_DATA_96,), batch_size=64, num_workers=0)
-    cfg.out_dir = "runs/xvla_effnet_ft_aloha96"
     return cfg
 
 
 @register_recipe("xvla_fast_aloha96")
 def xvla_fast_aloha96() -> TrainConfig:
     """X-VLA tiny for a 45-minute CPU budget on ALOHA alone: ``xvla_fast_mt10``'s from-scratch stem (16..128
-    channels, five stride-2 stages: 3x3 = 9 tokens per 96^2 view) on the views, chunks and data of
-    ``xvla_effnet_ft_aloha96``, whose fine-tuned EfficientNet trains at ~18 samples/s on 2 CPU cores."""
-    cfg = xvla_fast_mt10()
-    cfg.policy.cameras = ("top", "left_wrist", "right_wrist")
-    cfg.policy.image_size = (96, 96)
+    channels, five stride-2 stages: 3x3 = 9 tokens per 96^2 view, shifts of 6 px) on the views, chunks and data
+    of ``xvla_effnet_ft_aloha96``."""
+    cfg = _aloha96(xvla_fast_mt10(), 32, "runs/xvla_fast_aloha96")
     cfg.policy.shift_pad = 6
-    cfg.policy.chunk_size, cfg.policy.n_action_steps = 50, 25
-    cfg.data = DataConfig(roots=(ALOHA_DATA_96,), batch_size=32, num_workers=0)
-    cfg.out_dir = "runs/xvla_fast_aloha96"
     return cfg
