@@ -45,6 +45,10 @@ class Args:
     init_from: str | None = None
     """Checkpoint of a previous stage (default: the recipe chain's predecessor run, if the recipe has one)."""
     n_action_steps: int | None = None
+    temporal_ensemble: float | None = None
+    """Evaluate with ACT's temporal ensembling at this k (off-protocol: the protocol queues the policy's actions per
+    chunk); a chunk every --query-every steps. See ``vlaforge eval --temporal-ensemble``."""
+    query_every: int = 1
     workers: int = 2
     threads: int = 2
     seed: int = 0
@@ -103,7 +107,7 @@ def chunk_latency_ms(checkpoint: Path, reps: int = 30) -> float:
 def main(argv: list[str] | None = None) -> int:
     from vlaforge.cli.eval import parse_overrides
     from vlaforge.data.lerobot import load_meta
-    from vlaforge.sim.evaluate import run_eval
+    from vlaforge.sim.evaluate import TemporalEnsemble, run_eval
     from vlaforge.sim.report import write_outputs
     from vlaforge.sim.sources import CheckpointSource
     from vlaforge.train.trainer import last_checkpoint, train
@@ -124,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     results = run_eval(CheckpointSource(str(ckpt), parse_overrides(a.set)), "mt10", a.episodes_per_task,
                        seed_start=10_000, max_steps=500, n_action_steps=a.n_action_steps, workers=a.workers,
                        out_dir=out, videos_per_task=a.videos_per_task,
-                       training_seeds=None if seeds is None else {int(s) for s in seeds})
+                       training_seeds=None if seeds is None else {int(s) for s in seeds},
+                       ensemble=None if a.temporal_ensemble is None else TemporalEnsemble(a.temporal_ensemble,
+                                                                                          a.query_every))
     results["benchmark"] = {
         "protocol": protocol_line(results),
         "tag": tag, "recipe": a.recipe, "family": cfg.policy.family, "preset": cfg.policy.preset, "note": a.note,
@@ -150,7 +156,9 @@ def protocol_line(results: dict) -> str:
 def _print(results: dict) -> None:
     b = results["benchmark"]
     print(f"\n{b['tag']} ({b['family']}/{b['preset']}), MT10, {results['episodes_per_task']} episodes/task from seed "
-          f"{results['seed_start']}, {results['n_action_steps']} actions per chunk")
+          f"{results['seed_start']}, " + (f"temporal ensembling {results['temporal_ensemble']}"
+                                           if results.get("temporal_ensemble") else
+                                           f"{results['n_action_steps']} actions per chunk"))
     for task, r in results["per_task"].items():
         print(f"  {task:<28} {100 * r['success_rate']:5.1f}%")
     print(f"  {'mean':<28} {100 * results['mean_success']:5.1f}%")

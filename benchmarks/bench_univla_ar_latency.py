@@ -13,6 +13,7 @@ timed too. Writes benchmarks/results/univla_ar_latency.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
@@ -51,6 +52,16 @@ def observation(policy, spec) -> dict:
     return {**obs, "task": ["push the puck to the goal"], "embodiment": [spec.name]}
 
 
+def profile_table(fn, rows: int = 15) -> str:
+    """torch.profiler's ops by self CPU time over one call of ``fn`` (after a warm-up call)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
 def timed(fn, repeats: int) -> list[float]:
     fn()  # warm-up (allocations, text-encoder cache)
     out = []
@@ -67,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--text-encoder", default="hash", help="'hash' (no model) or 'minilm' (cached after the first call)")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast, as the trainer's precision='auto' on a bf16 CPU")
+    ap.add_argument("--profile", action="store_true", help="also store torch.profiler's top ops of one decoding")
+    ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -77,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     prompt = torch.cat([ids, boa], 1)
     allowed = policy.allowed_ids("action")
     res = {}
-    with torch.no_grad():
+    precision = torch.autocast("cpu", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
+    with torch.no_grad(), precision:
+        if args.profile:
+            res["profile_decode_top_ops"] = profile_table(
+                lambda: policy.generate(obs["task"], prompt, allowed, args.tokens)).splitlines()
         for name, cache in (("kv_cache", True), ("no_cache", False)):
             ms = timed(lambda: policy.generate(obs["task"], prompt, allowed, args.tokens, use_cache=cache),
                        args.repeats)
@@ -93,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "univla_ar inference latency per action chunk, batch 1",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.processor() or platform.machine()}, {args.threads} threads, no GPU",
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "precision": "bf16" if args.bf16 else "fp32",
         "command": "python benchmarks/bench_univla_ar_latency.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "model": {"preset": c.preset, "dim": c.dim, "depth": c.depth, "heads": c.heads, "vocab": c.vocab_size,
                   "params_decoder_M": sum(p.numel() for n, p in policy.named_parameters()
@@ -100,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                   "prompt_tokens": int(prompt.shape[1] + c.n_text_tokens), "action_tokens": args.tokens},
         **res,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return 0
 

@@ -299,3 +299,24 @@ def test_global_context_reads_every_visual_token():
     assert not torch.allclose(pol.predict_action_chunk(obs, generator=g().manual_seed(0)),
                               pol.predict_action_chunk(other, generator=g().manual_seed(0)))
     assert make_policy().context_in is None  # off by default: the paper's layout
+
+
+def test_instruction_film_starts_as_the_unconditioned_network_and_learns_per_task():
+    torch.manual_seed(0)
+    plain = make_policy()
+    torch.manual_seed(0)
+    film = make_policy(instruction_film=True)
+    film.load_state_dict(plain.state_dict(), strict=False)  # same weights; the FiLM layer stays zero
+    batch = make_batch()
+    torch.testing.assert_close(seeded_loss(film, batch)[0], seeded_loss(plain, batch)[0])  # zero-init: identical
+    loss, _ = seeded_loss(film, batch)
+    loss.backward()
+    assert film.film.weight.grad.abs().sum() > 0  # the instruction reaches every visual token's scale and shift
+    with torch.no_grad():
+        film.film.weight.normal_(std=0.1)
+    film.eval()
+    obs = obs_of(batch)
+    ctx_a = film.encode(obs)
+    ctx_b = film.encode({**obs, "task": ["open the drawer"] * 3})
+    assert not torch.allclose(ctx_a.visual[:, 1:], ctx_b.visual[:, 1:])  # image tokens now depend on the task
+    assert make_policy().film is None  # off by default: the paper's layout

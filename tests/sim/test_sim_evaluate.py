@@ -133,3 +133,80 @@ def test_two_worker_processes_match_inline():
     strip = lambda r: [(e["seed"], e["success"], e["length"]) for e in r["per_task"]["reach-v3"]["episodes"]]  # noqa: E731
     assert strip(pooled) == strip(inline) and all(s for _, s, _ in strip(inline))
     assert np.isclose(pooled["mean_success"], 1.0)
+
+
+class _Counting:
+    """A vlaforge Policy whose chunk j-th action is 100 * (query number) + j in every dim."""
+
+    @staticmethod
+    def make(chunk_size=4, n_obs_steps=1):
+        from vlaforge.core.config import PolicyConfig
+        from vlaforge.core.policy import Policy
+
+        class Counting(Policy):
+            def __init__(self, *a, **kw):
+                super().__init__(*a, **kw)
+                self.calls, self.frames = 0, []
+
+            def predict_action_chunk(self, obs, generator=None):
+                self.calls += 1
+                self.frames.append(tuple(obs[STATE].shape))
+                return (100.0 * self.calls + torch.arange(self.config.chunk_size, dtype=torch.float32))[None, :, None]\
+                    .expand(1, -1, 4).clone()
+
+        cfg = PolicyConfig(chunk_size=chunk_size, n_action_steps=2, n_obs_steps=n_obs_steps)
+        return Counting(cfg, normalizer=None, embodiments=[get_embodiment("metaworld_sawyer")])
+
+
+def _obs(t):
+    return {STATE: torch.full((1, 4), float(t)), TASK: ["reach"], EMBODIMENT: ["metaworld_sawyer"]}
+
+
+def test_temporal_ensemble_averages_every_stored_chunk_as_act():
+    from vlaforge.sim.evaluate import TemporalEnsemble, _Actor
+
+    p = _Counting.make(chunk_size=4)
+    actor = _Actor(p, None, 4, TemporalEnsemble(k=0.0))  # k = 0: a plain mean of the overlapping predictions
+    actor.reset()
+    got = [float(actor.act(_obs(t))[0]) for t in range(6)]
+    # step t: chunks queried at t0 = t-3..t (query number t0 + 1) predict 100 (t0 + 1) + (t - t0) for step t
+    want = [np.mean([100 * (t0 + 1) + (t - t0) for t0 in range(max(0, t - 3), t + 1)]) for t in range(6)]
+    assert np.allclose(got, want) and p.calls == 6
+    actor.reset()  # a new episode forgets every stored chunk
+    assert float(actor.act(_obs(0))[0]) == 700.0
+    # ACT's k > 0 weights the oldest prediction most
+    actor = _Actor(_Counting.make(chunk_size=4), None, 4, TemporalEnsemble(k=0.5))
+    actor.reset()
+    a0, a1 = (float(actor.act(_obs(t))[0]) for t in range(2))
+    w = np.exp(-0.5 * np.arange(2)) / np.exp(-0.5 * np.arange(2)).sum()
+    assert a0 == 100.0 and np.isclose(a1, w @ np.array([101.0, 200.0]))
+
+
+def test_temporal_ensemble_queries_every_n_steps_and_keeps_the_history():
+    from vlaforge.sim.evaluate import TemporalEnsemble, _Actor
+
+    p = _Counting.make(chunk_size=4, n_obs_steps=2)
+    actor = _Actor(p, None, 4, TemporalEnsemble(k=0.01, query_every=2))
+    actor.reset()
+    for t in range(5):
+        actor.act(_obs(t))
+    assert p.calls == 3 and actor.n_action_steps == 2  # queries at steps 0, 2, 4
+    assert p.frames == [(1, 2, 4)] * 3  # the two-frame history, fed every step (also between queries)
+    assert p._history.push(_obs(5))[STATE][0, :, 0].tolist() == [4.0, 5.0]
+
+
+def test_temporal_ensemble_errors_name_the_fix(tmp_path):
+    from vlaforge.core.errors import ConfigError
+    from vlaforge.sim.evaluate import TemporalEnsemble, _Actor
+
+    with pytest.raises(ConfigError, match="--n-action-steps and temporal ensembling"):
+        _Actor(_Counting.make(), 4, 4, TemporalEnsemble())
+    with pytest.raises(ConfigError, match="local checkpoint"):
+        _Actor(type("RemotePolicy", (), {"select_action": lambda self, obs: None})(), None, 4, TemporalEnsemble())
+    with pytest.raises(ConfigError, match="query_every=0"):
+        TemporalEnsemble(query_every=0)
+    res = run_eval(InProcessSource(_Counting.make()), suite="reach", episodes_per_task=1, max_steps=5, workers=1,
+                   image_size=32, progress=False, out_dir=tmp_path, videos_per_task=0,
+                   ensemble=TemporalEnsemble(k=0.01))
+    assert res["action_mode"] == "ensemble" and res["temporal_ensemble"] == {"k": 0.01, "query_every": 1}
+    assert "temporal ensembling (k 0.01, a chunk every 1 steps)" in (tmp_path / "results.md").read_text()

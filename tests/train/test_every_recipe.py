@@ -52,3 +52,16 @@ def test_image_size_partner_differs_only_in_image_size():
     assert big.optim == small.optim and big.time_budget_minutes == small.time_budget_minutes
     assert big.policy.image_encoder.stride == small.policy.image_encoder.stride
     assert big.policy.width == small.policy.width and big.policy.depth == small.policy.depth
+
+
+def test_film_recipe_is_the_frozen_run_with_film_and_dart_demos():
+    """``xvla_effnet_frozen_film_mt10`` is the run measured in session 14: the frozen-encoder recipe plus the
+    instruction FiLM, on the clean and DART demos; nothing else differs."""
+    import dataclasses
+
+    recipes = {r.name: r for r in list_recipes()}
+    base, film = recipes["xvla_effnet_frozen_mt10"](), recipes["xvla_effnet_frozen_film_mt10"]()
+    assert film.policy.instruction_film and not base.policy.instruction_film
+    assert film.data.roots == ("data/mt10_64", "data/mt10_64_dart")
+    assert dataclasses.replace(film.policy, instruction_film=False) == base.policy
+    assert film.optim == base.optim and film.time_budget_minutes == base.time_budget_minutes

@@ -44,6 +44,12 @@ class EvalArgs:
     videos_per_task: int = 1
     dataset: str | None = None
     """A LeRobot dataset whose episode seeds must not be evaluation seeds (extra overlap guard)."""
+    temporal_ensemble: float | None = None
+    """ACT's temporal ensembling with this k (ACT: 0.01): query a chunk every --query-every steps and execute
+    the exp(-k i)-weighted mean of every stored chunk's prediction for the step (i = 0 the oldest). Off by
+    default (the protocol queues --n-action-steps actions per chunk). Local checkpoints only."""
+    query_every: int = 1
+    """With --temporal-ensemble: steps between chunk queries (ACT: 1)."""
     set: tuple[str, ...] = ()
     """Override inference-time fields of the checkpoint's policy config, KEY=VALUE (VALUE read as
     JSON, else as a string), e.g. ``--set fast_decode=relaxed``."""
@@ -58,10 +64,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: EvalArgs) -> dict:
-    from vlaforge.sim.evaluate import run_eval
+    from vlaforge.sim.evaluate import TemporalEnsemble, run_eval
     from vlaforge.sim.simulator import simulator_for
 
     simulator_for(args.suite)  # fail on a bad suite before starting workers
+    ensemble = None
+    if args.temporal_ensemble is not None:
+        if args.server:
+            raise ConfigError("--temporal-ensemble applies to a local checkpoint; a served policy ensembles on the "
+                              "server (its ActionChunkBroker with smoothing='ensemble'), so drop one of the two")
+        ensemble = TemporalEnsemble(args.temporal_ensemble, args.query_every)
     if args.server:  # the remote policy runs its own chunks: K goes to it, not to the runner
         source, n_action_steps = RemoteSource(args.server, args.n_action_steps), None
     else:
@@ -73,7 +85,7 @@ def _run(args: EvalArgs) -> dict:
     return run_eval(source, suite=args.suite, episodes_per_task=args.episodes_per_task, seed_start=args.seed_start,
                     max_steps=args.max_steps, n_action_steps=n_action_steps, workers=args.workers, out_dir=out,
                     image_size=args.image_size, cameras=cameras, videos_per_task=args.videos_per_task,
-                    training_seeds=training_seeds)
+                    training_seeds=training_seeds, ensemble=ensemble)
 
 
 def parse_overrides(items: tuple[str, ...]) -> dict:

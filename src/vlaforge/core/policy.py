@@ -128,10 +128,16 @@ class Policy(nn.Module):
         self._history.reset()
         self._actions.clear()
 
+    def observe(self, obs: Batch) -> Batch:
+        """Add one step's observation to the history and return the stacked history (B, To, ...), without
+        predicting: for callers that schedule their own chunk queries (the evaluation runner's temporal
+        ensembling), so a multi-frame policy still sees every frame."""
+        return self._history.push(obs)
+
     @torch.no_grad()
     def select_action(self, obs: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
         """One action (B, Da) per call; re-plans every ``n_action_steps``."""
-        stacked = self._history.push(obs)
+        stacked = self.observe(obs)
         if not len(self._actions):
             self._actions.n_action_steps = self.config.n_action_steps
             chunk = self.predict_action_chunk(stacked, generator=generator)  # (B, H, Da)

@@ -48,14 +48,54 @@ class EpisodeResult:
     """Highest reward of the episode, for simulators with a staged reward (``Simulator.reward_stages``)."""
 
 
+@dataclass(frozen=True)
+class TemporalEnsemble:
+    """ACT's temporal ensembling in the closed loop: query a chunk every ``query_every`` steps and execute the
+    ``exp(-k i)``-weighted mean (``i = 0`` the oldest) of every stored chunk's prediction for the current step.
+    ACT uses k = 0.01 and a query every step. The arithmetic is the server's (``serve.broker``), so a robot
+    served with ``smoothing='ensemble'`` runs what was evaluated."""
+
+    k: float = 0.01
+    query_every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.query_every < 1:
+            raise ConfigError(f"temporal ensembling: query_every={self.query_every}; use 1 (ACT) or more")
+
+
+class _ChunkSource:
+    """A local policy as the broker's ``infer(obs) -> {"actions": (H, Da)}``: a query stacks the frame into the
+    policy's history and predicts one chunk; ``observe`` only stacks (steps between queries)."""
+
+    def __init__(self, policy) -> None:
+        self.policy = policy
+
+    def infer(self, obs: dict[str, Any]) -> dict[str, np.ndarray]:
+        chunk = self.policy.predict_action_chunk(self.policy.observe(obs))  # (1, H, Da)
+        return {"actions": chunk[0].detach().float().cpu().numpy()}
+
+    def observe(self, obs: dict[str, Any]) -> None:
+        self.policy.observe(obs)
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+
 class _Actor:
     """One action per env step from a policy. A policy with ``select_action`` keeps its own
     history and queue (an override of K is set on its config); a bare ``predict_action_chunk``
-    policy is queued here, K actions per chunk, with a single-frame history."""
+    policy is queued here, K actions per chunk, with a single-frame history. With ``ensemble``
+    a local policy's chunks are temporally ensembled (``TemporalEnsemble``) instead of queued."""
 
-    def __init__(self, policy, n_action_steps: int | None, action_dim: int) -> None:
+    def __init__(self, policy, n_action_steps: int | None, action_dim: int,
+                 ensemble: TemporalEnsemble | None = None) -> None:
         self.policy, self.action_dim = policy, action_dim
         self.mode = "select_action" if hasattr(policy, "select_action") else "chunk"
+        self.broker = None
+        if ensemble is not None:
+            self.broker = self._ensemble_broker(policy, n_action_steps, ensemble)
+            self.mode = "ensemble"
+            return
         cfg = getattr(policy, "config", None)
         if n_action_steps is not None:
             if cfg is None or not hasattr(cfg, "n_action_steps"):
@@ -67,9 +107,25 @@ class _Actor:
         k = n_action_steps or getattr(cfg, "n_action_steps", None)
         self.queue: ActionQueue[np.ndarray] = ActionQueue(int(k) if k else 1)
 
+    @staticmethod
+    def _ensemble_broker(policy, n_action_steps: int | None, ensemble: TemporalEnsemble):
+        from vlaforge.serve.broker import ActionChunkBroker
+
+        if not (hasattr(policy, "observe") and hasattr(policy, "predict_action_chunk")):
+            raise ConfigError(f"temporal ensembling in the runner needs a local checkpoint; {type(policy).__name__} "
+                              "is not one (a served policy ensembles on the server: its broker's smoothing='ensemble')")
+        if n_action_steps is not None:
+            raise ConfigError("--n-action-steps and temporal ensembling both set how chunks become actions; give "
+                              "one (with ensembling, --query-every is the steps between chunk queries)")
+        return ActionChunkBroker(_ChunkSource(policy), action_horizon=1, smoothing="ensemble", ensemble_k=ensemble.k,
+                                 query_every=ensemble.query_every, observe_every_step=True)
+
     @property
     def n_action_steps(self) -> int | None:
-        """K as run: the policy config's (or the override), else the policy's own (a remote policy)."""
+        """K as run: the policy config's (or the override), else the policy's own (a remote policy); with
+        temporal ensembling, the steps between chunk queries."""
+        if self.broker is not None:
+            return self.broker.query_every
         for owner in (getattr(self.policy, "config", None), self.policy):
             try:
                 value = getattr(owner, "n_action_steps", None)
@@ -80,6 +136,9 @@ class _Actor:
         return self.queue.n_action_steps if self.mode == "chunk" else None
 
     def reset(self) -> None:
+        if self.broker is not None:
+            self.broker.reset()  # the policy's history and every stored chunk
+            return
         self.policy.reset()
         self.queue.clear()
 
@@ -87,6 +146,8 @@ class _Actor:
         import torch
 
         with torch.no_grad():
+            if self.broker is not None:
+                return self._as_action(self.broker.infer(obs)["actions"])
             if self.mode == "select_action":
                 return self._as_action(self.policy.select_action(obs))
             if not len(self.queue):
@@ -135,14 +196,15 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(source: PolicySource, simulator: str, image_size: tuple[int, int], cameras: tuple[str, ...],
-                 max_steps: int, n_action_steps: int | None, in_pool: bool) -> None:
+                 max_steps: int, n_action_steps: int | None, ensemble: TemporalEnsemble | None,
+                 in_pool: bool) -> None:
     if in_pool:
         import torch
 
         torch.set_num_threads(1)  # one core per worker; the pool is the parallelism
     sim = get_simulator(simulator)
     policy = source.build(sim)
-    _WORKER.update(sim=sim, actor=_Actor(policy, n_action_steps, sim.embodiment.action_dim), cameras=cameras,
+    _WORKER.update(sim=sim, actor=_Actor(policy, n_action_steps, sim.embodiment.action_dim, ensemble), cameras=cameras,
                    privileged=bool(getattr(policy, "uses_privileged_obs", False)),
                    uses_images=bool(getattr(policy, "uses_images", True)),
                    envs=EnvCache(sim, image_size, cameras, max_steps))
@@ -203,12 +265,13 @@ def run_eval(source: PolicySource, suite: str | Sequence[str] = "mt10", episodes
              workers: int = 2, video_dir: str | Path | None = None, out_dir: str | Path | None = None, *,
              simulator: str | None = None, image_size: int | None = None, cameras: Sequence[str] | None = None,
              videos_per_task: int = 1, training_seeds: set[int] | None = None,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, ensemble: TemporalEnsemble | None = None) -> dict[str, Any]:
     """Evaluate the policy ``source`` gives (see ``vlaforge.sim.sources``) on every task of ``suite``.
 
     The simulator is the one that knows ``suite`` unless named. Writes results.json, results.md,
     success.png and ``videos/`` under ``out_dir`` when given (videos go to ``video_dir`` if set).
-    ``training_seeds`` (e.g. a dataset's seeds) are refused as evaluation seeds."""
+    ``training_seeds`` (e.g. a dataset's seeds) are refused as evaluation seeds. ``ensemble`` replaces the
+    chunk queue by temporal ensembling (``TemporalEnsemble``; local checkpoints only)."""
     from vlaforge.sim import report
 
     sim = get_simulator(simulator) if simulator else simulator_for(suite)
@@ -223,7 +286,7 @@ def run_eval(source: PolicySource, suite: str | Sequence[str] = "mt10", episodes
         video_dir = Path(out_dir) / "videos"
     units = [(t, s, _video_path(video_dir, t, s, i < videos_per_task)) for t in tasks for i, s in enumerate(seeds)]
     t0 = time.perf_counter()
-    initargs = (source, sim.name, size, cams, max_steps, n_action_steps)
+    initargs = (source, sim.name, size, cams, max_steps, n_action_steps, ensemble)
     episodes, info = _run_units(initargs, units, max_steps, workers, progress)
     stages = {t: names for t in tasks if (names := sim.reward_stages(t))}
     results = report.summarize(episodes, tasks, stages=stages, meta={
@@ -231,6 +294,7 @@ def run_eval(source: PolicySource, suite: str | Sequence[str] = "mt10", episodes
         "suite": suite if isinstance(suite, str) else ",".join(suite),
         "episodes_per_task": episodes_per_task, "seed_start": seed_start, "max_steps": max_steps,
         "n_action_steps": info["n_action_steps"], "action_mode": info["mode"], "privileged": info["privileged"],
+        "temporal_ensemble": None if ensemble is None else {"k": ensemble.k, "query_every": ensemble.query_every},
         "rendered": info["rendered"], "image_size": list(size), "cameras": list(cams), "workers": workers,
         "elapsed_s": round(time.perf_counter() - t0, 2), "date": time.strftime("%Y-%m-%d %H:%M:%S")})
     if out_dir is not None:

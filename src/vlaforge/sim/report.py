@@ -83,12 +83,20 @@ def write_outputs(results: dict[str, Any], out_dir: str | Path) -> dict[str, str
     return {k: str(v) for k, v in files.items()}
 
 
+def _chunking(results: dict[str, Any]) -> str:
+    """How chunks became actions: the queue's K, or the temporal ensemble's k and query interval."""
+    te = results.get("temporal_ensemble")
+    if te:
+        return f"temporal ensembling (k {te['k']}, a chunk every {te['query_every']} steps)"
+    return f"n_action_steps {results.get('n_action_steps')}"
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     sim = {"metaworld": "Meta-World", "aloha": "ALOHA"}.get(results.get("simulator", "metaworld"), results.get("simulator"))
     lines = [f"# {sim} evaluation: {results.get('policy', '?')}", "",
              f"suite `{results.get('suite')}`, {results.get('episodes_per_task')} episodes per task from seed "
              f"{results.get('seed_start')}, at most {results.get('max_steps')} steps, "
-             f"n_action_steps {results.get('n_action_steps')}, {results.get('date', '')}", "",
+             f"{_chunking(results)}, {results.get('date', '')}", "",
              "| task | success | mean length |", "|---|---:|---:|"]
     for task, r in results["per_task"].items():
         lines.append(f"| {task} | {100 * r['success_rate']:.1f}% | {r['mean_length']:.1f} |")

@@ -89,6 +89,13 @@ class XVLAConfig(PolicyConfig):
     """Also add the projected instruction embedding to every action token (as proprio is), so each action
     token reads the task directly, as BC's MLP does, not only through attention to the one instruction token.
     An ablation for multi-task scenes that look alike (MT10's reach / push / pick-place)."""
+    instruction_film: bool = False
+    """FiLM every visual token by the instruction: tokens * (1 + gamma) + beta, gamma and beta a zero-initialised
+    linear of the instruction embedding (so training starts from the unconditioned network). In the paper the
+    Florence-2 encoder reads image and instruction together, so its visual tokens already depend on the task;
+    the per-camera stems here do not, and the task reaches the action tokens only through one instruction token.
+    The ablation of session 14 (issue 15): session 7 found X-VLA close to BC on three look-alike tasks and far
+    below it inside the ten-task mix, i.e. interference between tasks."""
     global_context: bool = False
     """Also add a BC-style summary of the observation to every action token: the flattened visual tokens
     (instruction + every view, position-specific weights) through a 2-layer MLP of width ``width``. Attention

@@ -191,6 +191,10 @@ class XVLAPolicy(Policy):
         self.action_out = DomainAwareLinear(cfg.num_domains, W, MAX_DIM)
         self.instruction_in = nn.Linear(self.text.dim, W) if cfg.instruction_to_actions else None
         self.context_in = self._build_context_mlp() if cfg.global_context else None
+        self.film = nn.Linear(self.text.dim, 2 * W) if cfg.instruction_film else None
+        if self.film is not None:  # zero-init: the first step is the unconditioned network's
+            nn.init.zeros_(self.film.weight)
+            nn.init.zeros_(self.film.bias)
         self.pos = LearnedPositionEmbedding(cfg.max_seq_len, W)
         self.soft_prompts = nn.Embedding(cfg.num_domains, cfg.soft_prompt_len * W)
         nn.init.normal_(self.soft_prompts.weight, std=0.02)
@@ -324,9 +328,14 @@ class XVLAPolicy(Policy):
         vl, aux = self.vl(views, list(batch[TASK]), self.text)
         visual = torch.cat([self.vlm_proj(vl), self.aux_proj(aux)], dim=1)  # (B, Nv, W)
         state = self.normalizer.normalize(STATE, batch[STATE], row)  # (B, To, MAX_DIM)
+        if self.film is not None or self.instruction_in is not None:  # the text encoder caches per string
+            instruction = self.text(list(batch[TASK]), device=visual.device).to(visual.dtype)  # (B, text_dim)
+        if self.film is not None:
+            gamma, beta = self.film(instruction).to(visual.dtype).chunk(2, dim=-1)  # (B, W) each
+            visual = visual * (1 + gamma[:, None]) + beta[:, None]
         bias = None
-        if self.instruction_in is not None:  # the text encoder caches per string: no second encoding
-            bias = self.instruction_in(self.text(list(batch[TASK]), device=visual.device).to(visual.dtype))
+        if self.instruction_in is not None:
+            bias = self.instruction_in(instruction)
         if self.context_in is not None:
             summary = self.context_in(visual.flatten(1))  # (B, Nv * W) -> (B, W)
             bias = summary if bias is None else bias + summary

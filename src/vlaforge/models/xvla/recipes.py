@@ -81,6 +81,23 @@ def xvla_effnet_frozen96_mt10() -> TrainConfig:
     return cfg
 
 
+MT10_DATA_DART = "data/mt10_64_dart"
+"""The protocol's MT10 demos re-collected with DART noise (expert labels at noise-perturbed states; session 12):
+``vlaforge collect metaworld --tasks mt10 --episodes-per-task 50 --image-size 64 --cameras corner2,gripperPOV
+--out data/mt10_64_dart --workers 2 --action-noise 0.3 --noise-hold 8``."""
+
+
+@register_recipe("xvla_effnet_frozen_film_mt10")
+def xvla_effnet_frozen_film_mt10() -> TrainConfig:
+    """The best X-VLA tiny on MT10 so far (76.0%, BENCHMARKS.md session 14): ``xvla_effnet_frozen_mt10`` with the
+    instruction FiLMing every visual token, trained on the clean and the DART demos together."""
+    cfg = xvla_effnet_frozen_mt10()
+    cfg.policy.instruction_film = True
+    cfg.data.roots = (MT10_DATA, MT10_DATA_DART)
+    cfg.out_dir = "runs/xvla_effnet_frozen_film_mt10"
+    return cfg
+
+
 @register_recipe("xvla_effnet_finetune_mt10")
 def xvla_effnet_finetune_mt10() -> TrainConfig:
     """X-VLA tiny with EfficientNet-Lite0 fine-tuned (lr 1e-3, the backbone at 0.1x; no feature cache)."""
