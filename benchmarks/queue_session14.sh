@@ -41,3 +41,12 @@ if [ "$part" = film_te ]; then
         --temporal-ensemble 0.01 \
         --note 'the FiLM checkpoint (xvla_effnet_frozen_clean_dart_film) evaluated with temporal ensembling, k 0.01, a chunk every step'
 fi
+if [ "$part" = film_te_noise0 ]; then
+    # the ensembling above on the deterministic sampler (init_noise_scale 0: one chunk per observation), to test
+    # the reading that ensembling hurt because it averages differently-noised flow samples
+    ln -sfn xvla_effnet_frozen_clean_dart_film runs/bench/xvla_effnet_frozen_clean_dart_film_te_noise0
+    run $PY benchmarks/bench_mt10.py --recipe xvla_effnet_frozen_mt10 --tag xvla_effnet_frozen_clean_dart_film_te_noise0 \
+        --data data/mt10_64,data/mt10_64_dart --override=--policy.instruction-film --skip-train \
+        --temporal-ensemble 0.01 --set init_noise_scale=0 \
+        --note 'the FiLM checkpoint evaluated with temporal ensembling (k 0.01, a chunk every step) and the deterministic sampler (init_noise_scale 0)'
+fi
