@@ -30,6 +30,9 @@ from vlaforge.embodiments import get_embodiment
 from vlaforge.models.univla_ar import UniVLAARConfig
 from vlaforge.tokenizers.fast import FASTConfig, FASTTokenizer
 
+sys.path.insert(0, str(Path(__file__).parent))
+from profile_xvla import profile_table  # noqa: E402  (torch.profiler's top ops of one call)
+
 RESULTS = Path(__file__).parent / "results" / "univla_ar_latency.json"
 
 
@@ -50,16 +53,6 @@ def observation(policy, spec) -> dict:
     obs = {f"observation.images.{cam}": torch.randint(0, 256, (1, c.n_obs_steps, 3, 64, 64), dtype=torch.uint8)
            for cam in c.cameras}
     return {**obs, "task": ["push the puck to the goal"], "embodiment": [spec.name]}
-
-
-def profile_table(fn, rows: int = 15) -> str:
-    """torch.profiler's ops by self CPU time over one call of ``fn`` (after a warm-up call)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    fn()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        fn()
-    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -95,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     with torch.no_grad(), precision:
         if args.profile:
             res["profile_decode_top_ops"] = profile_table(
-                lambda: policy.generate(obs["task"], prompt, allowed, args.tokens)).splitlines()
+                lambda: policy.generate(obs["task"], prompt, allowed, args.tokens), rows=15).splitlines()
         for name, cache in (("kv_cache", True), ("no_cache", False)):
             ms = timed(lambda: policy.generate(obs["task"], prompt, allowed, args.tokens, use_cache=cache),
                        args.repeats)

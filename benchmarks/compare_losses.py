@@ -13,7 +13,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from vlaforge.train.progress import _ema_smooth, read_metrics
+from vlaforge.train.progress import ema_smooth, read_metrics
 
 
 def windowed(rows: list[dict], key: str, window: int) -> dict[int, float]:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
         for name, r in rows.items():
             pts = [(x["step"], float(x[a.key])) for x in r if isinstance(x.get(a.key), (int, float))]
-            ax.plot([p[0] for p in pts], _ema_smooth([p[1] for p in pts], 0.98), lw=1.5, label=name)
+            ax.plot([p[0] for p in pts], ema_smooth([p[1] for p in pts], 0.98), lw=1.5, label=name)
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(f"{a.key} (smoothed)")
         ax.set_yscale("log")

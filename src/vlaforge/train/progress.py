@@ -96,7 +96,7 @@ def plot_loss_curve(metrics_path: Path, png_path: Path, title: str = "training l
     loss = [r["loss"] for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
     ax.plot(steps, loss, color="tab:blue", alpha=0.35, lw=1, label="loss")
-    ax.plot(steps, _ema_smooth(loss, min(0.9, 1.0 - 10.0 / max(len(loss), 11))), color="tab:blue", lw=2,
+    ax.plot(steps, ema_smooth(loss, min(0.9, 1.0 - 10.0 / max(len(loss), 11))), color="tab:blue", lw=2,
             label="smoothed")
     if all(v > 0 for v in loss):
         ax.set_yscale("log")
@@ -112,7 +112,7 @@ def plot_loss_curve(metrics_path: Path, png_path: Path, title: str = "training l
     return png_path
 
 
-def _ema_smooth(xs: list[float], beta: float) -> list[float]:
+def ema_smooth(xs: list[float], beta: float) -> list[float]:
     """Debiased EMA (as TensorBoard's smoothing): no pull towards the first, largest values."""
     out, m = [], 0.0
     for t, x in enumerate(xs, 1):

@@ -331,7 +331,7 @@ class XVLAPolicy(Policy):
         if self.film is not None or self.instruction_in is not None:  # the text encoder caches per string
             instruction = self.text(list(batch[TASK]), device=visual.device).to(visual.dtype)  # (B, text_dim)
         if self.film is not None:
-            gamma, beta = self.film(instruction).to(visual.dtype).chunk(2, dim=-1)  # (B, W) each
+            gamma, beta = self.film(instruction).chunk(2, dim=-1)  # (B, W) each
             visual = visual * (1 + gamma[:, None]) + beta[:, None]
         bias = None
         if self.instruction_in is not None:
