@@ -80,9 +80,9 @@ def train_config(a: Args, tag: str):
     return resolve_init_from(get_recipe(a.recipe), cfg)
 
 
-def chunk_latency_ms(checkpoint: Path, reps: int = 30) -> float:
+def chunk_latency_ms(checkpoint: Path, reps: int = 30, overrides: dict | None = None) -> float:
     """Median batch-1 ``predict_action_chunk`` time on fake observations, 2 threads, the precision
-    ``auto`` picks for this CPU."""
+    ``auto`` picks for this CPU; ``overrides``: the evaluation's ``--set`` fields (e.g. fewer denoising steps)."""
     import torch
 
     from vlaforge.core.checkpoint import load_policy
@@ -92,7 +92,7 @@ def chunk_latency_ms(checkpoint: Path, reps: int = 30) -> float:
 
     torch.set_num_threads(2)
     bf16 = resolve_precision("auto") == "bf16"
-    policy = load_policy(checkpoint)
+    policy = load_policy(checkpoint, policy_overrides=overrides or None)
     specs = list(policy.embodiments.values())
     obs = observation(fake_batch(policy.config, specs, 1))
     times = []
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "tag": tag, "recipe": a.recipe, "family": cfg.policy.family, "preset": cfg.policy.preset, "note": a.note,
         "command": "python benchmarks/bench_mt10.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
         "args": asdict(a), "train": summary, "train_minutes": round(summary["train_seconds"] / 60, 2),
-        "checkpoint": str(ckpt), "chunk_latency_ms": chunk_latency_ms(ckpt),
+        "checkpoint": str(ckpt), "chunk_latency_ms": chunk_latency_ms(ckpt, overrides=parse_overrides(a.set)),
         "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU",
         "total_minutes": round((time.perf_counter() - t0) / 60, 2), "date": time.strftime("%Y-%m-%d %H:%M"),
         **a.extra}

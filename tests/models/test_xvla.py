@@ -320,3 +320,42 @@ def test_instruction_film_starts_as_the_unconditioned_network_and_learns_per_tas
     ctx_b = film.encode({**obs, "task": ["open the drawer"] * 3})
     assert not torch.allclose(ctx_a.visual[:, 1:], ctx_b.visual[:, 1:])  # image tokens now depend on the task
     assert make_policy().film is None  # off by default: the paper's layout
+
+
+def test_instruction_adaln_starts_as_the_unconditioned_network_and_conditions_every_block():
+    torch.manual_seed(0)
+    plain = make_policy()
+    torch.manual_seed(0)
+    ada = make_policy(instruction_adaln=True)
+    missing = ada.load_state_dict(plain.state_dict(), strict=False).missing_keys  # the modulations stay zero
+    assert missing and all(".modulation." in k for k in missing)
+    batch = make_batch()
+    torch.testing.assert_close(seeded_loss(ada, batch)[0], seeded_loss(plain, batch)[0])  # zero-init: identical
+    loss, _ = seeded_loss(ada, batch)
+    loss.backward()
+    assert all(b.modulation.weight.grad.abs().sum() > 0 for b in ada.transformer.blocks)  # every block learns
+    with torch.no_grad():
+        for b in ada.transformer.blocks:
+            b.modulation.weight.normal_(std=0.1)
+    ada.eval()
+    obs = obs_of(batch)
+    g = torch.Generator
+    a = ada.predict_action_chunk(obs, generator=g().manual_seed(0))
+    b = ada.predict_action_chunk({**obs, "task": ["open the drawer"] * 3}, generator=g().manual_seed(0))
+    assert not torch.allclose(a, b)  # the chunk now depends on the task through every block
+    assert make_policy().transformer.blocks[0].modulation is None  # off by default: the paper's layout
+
+
+def test_instruction_adaln_with_prefix_attention_caches_exactly():
+    """The cached visual + prompt keys/values were computed under the same modulation the action tokens get."""
+    from vlaforge.core.keys import MAX_DIM
+
+    pol = make_policy(attention="prefix", instruction_adaln=True, depth=2).eval()
+    with torch.no_grad():
+        for blk in pol.transformer.blocks:
+            blk.modulation.weight.normal_(std=0.1)
+        ctx = pol.encode(pol.check_batch(obs_of(make_batch()), training=False))
+        noise = torch.randn(3, 6, MAX_DIM, generator=torch.Generator().manual_seed(0))
+        t = torch.full((3,), 0.7)
+        torch.testing.assert_close(pol.denoise(noise, t, ctx, pol.encode_prefix(ctx)), pol.denoise(noise, t, ctx),
+                                   atol=1e-5, rtol=1e-5)

@@ -130,3 +130,24 @@ def test_bf16_cpu_attention_takes_the_explicit_path_and_agrees(monkeypatch):
         out = attn(x)
     assert calls == [torch.bfloat16] and out.dtype == torch.bfloat16
     assert torch.allclose(out.float(), ref, atol=3e-2)  # bf16 rounding only
+
+
+def test_adaln_condition_is_zero_at_init_and_per_sample_after():
+    """``cond_dim``: a zero-initialised modulation (the unconditioned stack at step 0), then each sample's
+    condition shifts and scales its own tokens only."""
+    plain = Transformer(16, 2, 4)
+    torch.manual_seed(0)
+    cond = Transformer(16, 2, 4, cond_dim=8)
+    cond.load_state_dict(plain.state_dict(), strict=False)
+    x, c = torch.randn(3, 5, 16), torch.randn(3, 8)
+    torch.testing.assert_close(cond(x, cond=c), plain(x))
+    with torch.no_grad():
+        for blk in cond.blocks:
+            blk.modulation.weight.normal_(std=0.5)
+    c2 = c.clone()
+    c2[1] += 1.0  # change sample 1's condition only
+    out, out2 = cond(x, cond=c), cond(x, cond=c2)
+    torch.testing.assert_close(out[[0, 2]], out2[[0, 2]])
+    assert not torch.allclose(out[1], out2[1])
+    with pytest.raises(ValueError, match="needs cond"):
+        cond(x)

@@ -54,13 +54,15 @@ def test_image_size_partner_differs_only_in_image_size():
     assert big.policy.width == small.policy.width and big.policy.depth == small.policy.depth
 
 
-def test_film_recipe_is_the_frozen_run_with_film_and_dart_demos():
-    """``xvla_effnet_frozen_film_mt10`` is the run measured in session 14: the frozen-encoder recipe plus the
-    instruction FiLM, on the clean and DART demos; nothing else differs."""
+@pytest.mark.parametrize("base_name, film_name", [("xvla_effnet_frozen_mt10", "xvla_effnet_frozen_film_mt10"),
+                                                    ("xvla_fast_mt10", "xvla_fast_film_mt10")])
+def test_film_recipes_are_their_base_run_with_film_and_dart_demos(base_name, film_name):
+    """``xvla_effnet_frozen_film_mt10`` (session 14) and ``xvla_fast_film_mt10`` (session 15) are the runs measured:
+    their base recipe plus the instruction FiLM, on the clean and DART demos; nothing else differs."""
     import dataclasses
 
     recipes = {r.name: r for r in list_recipes()}
-    base, film = recipes["xvla_effnet_frozen_mt10"](), recipes["xvla_effnet_frozen_film_mt10"]()
+    base, film = recipes[base_name](), recipes[film_name]()
     assert film.policy.instruction_film and not base.policy.instruction_film
     assert film.data.roots == ("data/mt10_64", "data/mt10_64_dart")
     assert dataclasses.replace(film.policy, instruction_film=False) == base.policy

@@ -96,6 +96,14 @@ class XVLAConfig(PolicyConfig):
     the per-camera stems here do not, and the task reaches the action tokens only through one instruction token.
     The ablation of session 14 (issue 15): session 7 found X-VLA close to BC on three look-alike tasks and far
     below it inside the ten-task mix, i.e. interference between tasks."""
+    instruction_adaln: bool = False
+    """Condition every transformer block on the instruction (DiT-style adaLN without gates, ``nn.transformer``):
+    a zero-initialised linear of the instruction embedding shifts and scales both LayerNorm outputs of each block,
+    so every token in every layer reads the task, not only the visual tokens as with ``instruction_film``. The
+    ablation of session 15 (issue 15): inside the ten-task mix X-VLA's push falls into the look-alike reach
+    behaviour off the demonstrations' states (session 8); BC's MLP sees the instruction in every hidden unit.
+    Measured on top of the FiLM (BENCHMARKS.md session 15): position loss 1-3% lower at equal steps, MT10 71.0%
+    against 76.0% (push 20 -> 50%, peg 50 -> 0%, within the noise of one run), so it stays off."""
     global_context: bool = False
     """Also add a BC-style summary of the observation to every action token: the flattened visual tokens
     (instruction + every view, position-specific weights) through a 2-layer MLP of width ``width``. Attention

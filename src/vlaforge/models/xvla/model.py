@@ -74,6 +74,8 @@ class Context(NamedTuple):
     visual_is_pad: torch.Tensor | None = None  # (B, Nv) tokens of camera slots the robot lacks; None: all real
     action_bias: torch.Tensor | None = None  # (B, W) added to every action token: the projected instruction
     #                                          (``instruction_to_actions``) plus the ``global_context`` summary
+    cond: torch.Tensor | None = None  # (B, text_dim) the instruction embedding every block's adaLN reads
+    #                                   (``instruction_adaln``)
 
 
 # ---- vision-language encoders -------------------------------------------------
@@ -198,7 +200,8 @@ class XVLAPolicy(Policy):
         self.pos = LearnedPositionEmbedding(cfg.max_seq_len, W)
         self.soft_prompts = nn.Embedding(cfg.num_domains, cfg.soft_prompt_len * W)
         nn.init.normal_(self.soft_prompts.weight, std=0.02)
-        self.transformer = Transformer(W, cfg.depth, cfg.heads, cfg.mlp_ratio, cfg.dropout)
+        self.transformer = Transformer(W, cfg.depth, cfg.heads, cfg.mlp_ratio, cfg.dropout,
+                                       cond_dim=self.text.dim if cfg.instruction_adaln else None)
         self._register_tables([self.embodiments[n] for n in normalizer.names])
         self._frozen = False
         self._check_seq_len()
@@ -328,8 +331,10 @@ class XVLAPolicy(Policy):
         vl, aux = self.vl(views, list(batch[TASK]), self.text)
         visual = torch.cat([self.vlm_proj(vl), self.aux_proj(aux)], dim=1)  # (B, Nv, W)
         state = self.normalizer.normalize(STATE, batch[STATE], row)  # (B, To, MAX_DIM)
-        if self.film is not None or self.instruction_in is not None:  # the text encoder caches per string
+        instruction = None
+        if self.film is not None or self.instruction_in is not None or self.config.instruction_adaln:
             instruction = self.text(list(batch[TASK]), device=visual.device).to(visual.dtype)  # (B, text_dim)
+            #                                                            (the text encoder caches per string)
         if self.film is not None:
             gamma, beta = self.film(instruction).chunk(2, dim=-1)  # (B, W) each
             visual = visual * (1 + gamma[:, None]) + beta[:, None]
@@ -340,7 +345,7 @@ class XVLAPolicy(Policy):
             summary = self.context_in(visual.flatten(1))  # (B, Nv * W) -> (B, W)
             bias = summary if bias is None else bias + summary
         return Context(visual, state.flatten(1), self._domain_of_row[row], row, self._visual_pad(batch, views, visual),
-                       bias)
+                       bias, instruction if self.config.instruction_adaln else None)
 
     def _visual_pad(self, batch: Batch, views: list[torch.Tensor], visual: torch.Tensor) -> torch.Tensor | None:
         """(B, Nv) True on the tokens of camera slots a sample's robot lacks (``image_is_pad``), so a mixed-robot
@@ -378,7 +383,8 @@ class XVLAPolicy(Policy):
             if ctx.visual_is_pad is not None:
                 allow = padding_mask(torch.cat([self._prefix_is_pad(ctx), ctx.visual_is_pad.new_zeros(B, H)], 1),
                                      allow)
-            return self.action_out(self.transformer(self.pos(act), mask=allow, kv_cache=prefix), ctx.domain)
+            return self.action_out(self.transformer(self.pos(act), mask=allow, kv_cache=prefix, cond=ctx.cond),
+                                   ctx.domain)
         x = self.pos(torch.cat([act, ctx.visual.to(act.dtype)], dim=1))
         prompts = self.soft_prompts(ctx.domain).view(B, self.config.soft_prompt_len, -1)  # (B, P, W)
         x = torch.cat([x, prompts.to(x.dtype)], dim=1)  # [actions (H) | visual (Nv) | prompts (P)]
@@ -388,7 +394,7 @@ class XVLAPolicy(Policy):
             mask[..., H:, :H] = False
         if ctx.visual_is_pad is not None:
             mask = padding_mask(torch.cat([ctx.visual_is_pad.new_zeros(B, H), self._prefix_is_pad(ctx)], 1), mask)
-        x = self.transformer(x, mask=mask)
+        x = self.transformer(x, mask=mask, cond=ctx.cond)
         return self.action_out(x[:, :H], ctx.domain)  # (B, H, MAX_DIM)
 
     def _prefix_is_pad(self, ctx: Context) -> torch.Tensor:
@@ -406,7 +412,7 @@ class XVLAPolicy(Policy):
         cache = KVCache()  # an explicit mask: with a cache and none, attention would be causal
         mask = (torch.ones(1, 1, 1, x.shape[1], dtype=torch.bool, device=x.device) if ctx.visual_is_pad is None
                 else padding_mask(self._prefix_is_pad(ctx)))
-        self.transformer(x, mask=mask, kv_cache=cache)
+        self.transformer(x, mask=mask, kv_cache=cache, cond=ctx.cond)
         cache.append = False  # the denoising steps attend to it without growing it
         return cache
 
