@@ -103,7 +103,8 @@ class XVLAConfig(PolicyConfig):
     ablation of session 15 (issue 15): inside the ten-task mix X-VLA's push falls into the look-alike reach
     behaviour off the demonstrations' states (session 8); BC's MLP sees the instruction in every hidden unit.
     Measured on top of the FiLM (BENCHMARKS.md session 15): position loss 1-3% lower at equal steps, MT10 71.0%
-    against 76.0% (push 20 -> 50%, peg 50 -> 0%, within the noise of one run), so it stays off."""
+    against 76.0% on the protocol and 74.3% against 78.3% over 300 episodes (-4.0 +- 2.5 paired; peg-insert
+    47 -> 7%), so it stays off."""
     global_context: bool = False
     """Also add a BC-style summary of the observation to every action token: the flattened visual tokens
     (instruction + every view, position-specific weights) through a 2-layer MLP of width ``width``. Attention
