@@ -68,3 +68,14 @@ if [ "$part" = all ] || [ "$part" = steps3 ]; then
         --seed-start 20000 --videos-per-task 0 --dataset data/mt10_64_dart --set num_inference_steps=3 \
         --out benchmarks/results/mt10_wide/xvla_fast_clean_dart_film_steps3
 fi
+if [ "$part" = all ] || [ "$part" = frozen_steps2 ]; then
+    # does the two-step sampler help the frozen-encoder FiLM checkpoint too? protocol episodes, then the wider ones
+    ln -sfn xvla_effnet_frozen_clean_dart_film runs/bench/xvla_effnet_frozen_clean_dart_film_steps2
+    run $PY benchmarks/bench_mt10.py --recipe xvla_effnet_frozen_mt10 --tag xvla_effnet_frozen_clean_dart_film_steps2 \
+        --data data/mt10_64,data/mt10_64_dart --override=--policy.instruction-film --skip-train \
+        --set num_inference_steps=2 \
+        --note "the xvla_effnet_frozen_clean_dart_film checkpoint evaluated with 2 Euler steps instead of 10"
+    run $VF eval --policy runs/bench/xvla_effnet_frozen_clean_dart_film/checkpoints/last --suite mt10 \
+        --episodes-per-task 20 --seed-start 20000 --videos-per-task 0 --dataset data/mt10_64_dart \
+        --set num_inference_steps=2 --out benchmarks/results/mt10_wide/xvla_effnet_frozen_clean_dart_film_steps2
+fi
