@@ -39,43 +39,38 @@ if [ "$part" = all ] || [ "$part" = wide ]; then
             --seed-start 20000 --videos-per-task 0 --dataset data/mt10_64_dart --out benchmarks/results/mt10_wide/$tag
     done
 fi
-if [ "$part" = all ] || [ "$part" = steps ]; then
-    # issue 15's 10 ms chunk: the best X-VLA (xvla_fast_clean_dart_film, 78.0%) with fewer Euler steps at inference,
-    # nothing retrained (the network predicts the clean chunk, so one step returns its prediction from pure noise,
-    # the conditional mean a regression head would give); the tags' run directories link to the trained run
-    for n in 2 1; do
-        ln -sfn xvla_fast_clean_dart_film runs/bench/xvla_fast_clean_dart_film_steps$n
-        run $PY benchmarks/bench_mt10.py --recipe xvla_fast_mt10 --tag xvla_fast_clean_dart_film_steps$n \
+# a trained run's checkpoint evaluated with N Euler steps instead of 10, nothing retrained: the protocol's episodes
+# (bench_mt10.py --skip-train, under the tag TAG_stepsN, whose run directory links to TAG's), then with "wide" also
+# the 200 wider ones from seed 20,000 ("wide_only": those alone)
+steps_eval() {  # TAG RECIPE N [wide | wide_only]
+    local tag=$1 recipe=$2 n=$3
+    if [ "${4:-}" != wide_only ]; then
+        ln -sfn "$tag" "runs/bench/${tag}_steps$n"
+        run $PY benchmarks/bench_mt10.py --recipe "$recipe" --tag "${tag}_steps$n" \
             --data data/mt10_64,data/mt10_64_dart --override=--policy.instruction-film --skip-train \
-            --set num_inference_steps=$n \
-            --note "the xvla_fast_clean_dart_film checkpoint evaluated with $n Euler step(s) instead of 10"
-    done
+            --set num_inference_steps=$n --note "the $tag checkpoint evaluated with $n Euler step(s) instead of 10"
+    fi
+    if [ -n "${4:-}" ]; then
+        run $VF eval --policy "runs/bench/$tag/checkpoints/last" --suite mt10 --episodes-per-task 20 \
+            --seed-start 20000 --videos-per-task 0 --dataset data/mt10_64_dart --set num_inference_steps=$n \
+            --out "benchmarks/results/mt10_wide/${tag}_steps$n"
+    fi
+}
+if [ "$part" = all ] || [ "$part" = steps ]; then
+    # issue 15's 10 ms chunk: the best X-VLA (xvla_fast_clean_dart_film, 78.0%) with fewer Euler steps at inference
+    # (the network predicts the clean chunk, so one step returns its prediction from pure noise, the conditional
+    # mean a regression head would give)
+    for n in 2 1; do steps_eval xvla_fast_clean_dart_film xvla_fast_mt10 $n; done
 fi
 if [ "$part" = all ] || [ "$part" = steps_wide ]; then
     # the 2-step evaluation above on the wider seeds too, to compare it with the 10-step run over 300 episodes
-    run $VF eval --policy runs/bench/xvla_fast_clean_dart_film/checkpoints/last --suite mt10 --episodes-per-task 20 \
-        --seed-start 20000 --videos-per-task 0 --dataset data/mt10_64_dart --set num_inference_steps=2 \
-        --out benchmarks/results/mt10_wide/xvla_fast_clean_dart_film_steps2
+    steps_eval xvla_fast_clean_dart_film xvla_fast_mt10 2 wide_only
 fi
 if [ "$part" = all ] || [ "$part" = steps3 ]; then
     # is two steps the optimum? three, on the protocol's episodes and the wider seeds
-    ln -sfn xvla_fast_clean_dart_film runs/bench/xvla_fast_clean_dart_film_steps3
-    run $PY benchmarks/bench_mt10.py --recipe xvla_fast_mt10 --tag xvla_fast_clean_dart_film_steps3 \
-        --data data/mt10_64,data/mt10_64_dart --override=--policy.instruction-film --skip-train \
-        --set num_inference_steps=3 \
-        --note "the xvla_fast_clean_dart_film checkpoint evaluated with 3 Euler steps instead of 10"
-    run $VF eval --policy runs/bench/xvla_fast_clean_dart_film/checkpoints/last --suite mt10 --episodes-per-task 20 \
-        --seed-start 20000 --videos-per-task 0 --dataset data/mt10_64_dart --set num_inference_steps=3 \
-        --out benchmarks/results/mt10_wide/xvla_fast_clean_dart_film_steps3
+    steps_eval xvla_fast_clean_dart_film xvla_fast_mt10 3 wide
 fi
 if [ "$part" = all ] || [ "$part" = frozen_steps2 ]; then
     # does the two-step sampler help the frozen-encoder FiLM checkpoint too? protocol episodes, then the wider ones
-    ln -sfn xvla_effnet_frozen_clean_dart_film runs/bench/xvla_effnet_frozen_clean_dart_film_steps2
-    run $PY benchmarks/bench_mt10.py --recipe xvla_effnet_frozen_mt10 --tag xvla_effnet_frozen_clean_dart_film_steps2 \
-        --data data/mt10_64,data/mt10_64_dart --override=--policy.instruction-film --skip-train \
-        --set num_inference_steps=2 \
-        --note "the xvla_effnet_frozen_clean_dart_film checkpoint evaluated with 2 Euler steps instead of 10"
-    run $VF eval --policy runs/bench/xvla_effnet_frozen_clean_dart_film/checkpoints/last --suite mt10 \
-        --episodes-per-task 20 --seed-start 20000 --videos-per-task 0 --dataset data/mt10_64_dart \
-        --set num_inference_steps=2 --out benchmarks/results/mt10_wide/xvla_effnet_frozen_clean_dart_film_steps2
+    steps_eval xvla_effnet_frozen_clean_dart_film xvla_effnet_frozen_mt10 2 wide
 fi

@@ -301,14 +301,21 @@ def test_global_context_reads_every_visual_token():
     assert make_policy().context_in is None  # off by default: the paper's layout
 
 
-def test_instruction_film_starts_as_the_unconditioned_network_and_learns_per_task():
+def zero_init_twin(**option):
+    """A plain policy and one with a zero-initialised ``option`` sharing every other weight, plus the keys only the
+    latter has; their losses must agree (the option starts as the unconditioned network)."""
     torch.manual_seed(0)
     plain = make_policy()
     torch.manual_seed(0)
-    film = make_policy(instruction_film=True)
-    film.load_state_dict(plain.state_dict(), strict=False)  # same weights; the FiLM layer stays zero
+    twin = make_policy(**option)
+    missing = twin.load_state_dict(plain.state_dict(), strict=False).missing_keys  # the new layers stay zero
     batch = make_batch()
-    torch.testing.assert_close(seeded_loss(film, batch)[0], seeded_loss(plain, batch)[0])  # zero-init: identical
+    torch.testing.assert_close(seeded_loss(twin, batch)[0], seeded_loss(plain, batch)[0])  # zero-init: identical
+    return twin, batch, missing
+
+
+def test_instruction_film_starts_as_the_unconditioned_network_and_learns_per_task():
+    film, batch, _ = zero_init_twin(instruction_film=True)
     loss, _ = seeded_loss(film, batch)
     loss.backward()
     assert film.film.weight.grad.abs().sum() > 0  # the instruction reaches every visual token's scale and shift
@@ -323,14 +330,8 @@ def test_instruction_film_starts_as_the_unconditioned_network_and_learns_per_tas
 
 
 def test_instruction_adaln_starts_as_the_unconditioned_network_and_conditions_every_block():
-    torch.manual_seed(0)
-    plain = make_policy()
-    torch.manual_seed(0)
-    ada = make_policy(instruction_adaln=True)
-    missing = ada.load_state_dict(plain.state_dict(), strict=False).missing_keys  # the modulations stay zero
+    ada, batch, missing = zero_init_twin(instruction_adaln=True)
     assert missing and all(".modulation." in k for k in missing)
-    batch = make_batch()
-    torch.testing.assert_close(seeded_loss(ada, batch)[0], seeded_loss(plain, batch)[0])  # zero-init: identical
     loss, _ = seeded_loss(ada, batch)
     loss.backward()
     assert all(b.modulation.weight.grad.abs().sum() > 0 for b in ada.transformer.blocks)  # every block learns
