@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from vlaforge.core.machine import describe_machine
 
 SOURCES = {  # name: (frames, number of datasets we split it into)
     "InternData-A1 (sim)": (396e6, 280),   # 70 tasks x 4 embodiments
@@ -108,7 +109,7 @@ def main() -> None:
     a = ap.parse_args()
     res = {"command": "python benchmarks/bench_distributed.py" + (" --lpt-only" if a.lpt_only else ""),
            "date": time.strftime("%Y-%m-%d %H:%M"),
-           "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU", "lpt": lpt_simulation()}
+           "machine": describe_machine(), "lpt": lpt_simulation()}
     if not a.lpt_only:
         res["throughput"] = {f: throughput(f, a.steps, 32) for f in ("xvla", "bc")}
     Path(a.out).write_text(json.dumps(res, indent=1))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import platform
 import statistics
 import time
 from datetime import datetime
@@ -31,6 +30,7 @@ from matplotlib import cbook
 from PIL import Image
 from torch import nn
 
+from vlaforge.core.machine import describe_machine
 from vlaforge.nn.efficientnet import EfficientNetLite0, SameConv2d, num_parameters
 
 OUT = Path(__file__).parent / "results" / "efficientnet.json"
@@ -165,7 +165,7 @@ def main() -> None:
     ap.add_argument("--skimage-data", default=None, help="scikit-image's data folder (chelsea.png, ...)")
     args = ap.parse_args()
     torch.set_num_threads(args.num_threads)
-    result = {"date": datetime.now().isoformat(timespec="minutes"), "machine": platform.processor() or platform.machine(),
+    result = {"date": datetime.now().isoformat(timespec="minutes"), "machine": describe_machine(),
               "torch": torch.__version__, "threads": args.num_threads, "batch": args.batch,
               "params": num_parameters(EfficientNetLite0(pretrained=False)),
               "timings": timings(args.sizes, args.batch, args.repeats)}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 
 import vlaforge.nn.efficientnet as effnet
 from vlaforge.core.checkpoint import load_policy
+from vlaforge.core.machine import describe_machine
 from vlaforge.testing import fake_batch, observation
 from vlaforge.train.trainer import last_checkpoint, resolve_precision
 
@@ -79,7 +79,7 @@ def main() -> None:
               r["max_abs_diff_vs_reference_fp32"])
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                 "machine": platform.processor() or platform.machine(), "bf16": bf16,
+                                 "machine": describe_machine(), "bf16": bf16,
                                  "threads": 2, "reps": a.reps, "rounds": a.rounds, "rows": rows}, indent=2) + "\n")
 
 

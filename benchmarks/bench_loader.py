@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vlaforge.core.machine import describe_machine
 from vlaforge.data.dataset import LeRobotDataset, make_dataloader
 from vlaforge.data.lerobot import LeRobotDatasetWriter
 
@@ -96,7 +96,7 @@ def main() -> None:
         collate = measure_default_collate(cached_ds, args.batch_size, args.seconds)
         result = {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{platform.processor() or platform.machine()}, torch threads 1, main process",
+            "machine": describe_machine(1) + ", main process",
             "dataset": str(args.dataset), "frames": cached_ds.meta.total_frames,
             "episodes": cached_ds.meta.total_episodes, "batch_size": args.batch_size,
             "settings": "n_obs_steps=2, 2 cameras 64x64, chunk 16",

@@ -15,7 +15,6 @@ Writes benchmarks/results/mt10/<tag>/{results.json, results.md, success.png, vid
 from __future__ import annotations
 
 import json
-import platform
 import shlex
 import statistics
 import sys
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Annotated
 
 import tyro
+
+from vlaforge.core.machine import describe_machine
 
 
 @dataclass
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/bench_mt10.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
         "args": asdict(a), "train": summary, "train_minutes": round(summary["train_seconds"] / 60, 2),
         "checkpoint": str(ckpt), "chunk_latency_ms": chunk_latency_ms(ckpt, overrides=parse_overrides(a.set)),
-        "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU",
+        "machine": describe_machine(a.threads),
         "total_minutes": round((time.perf_counter() - t0) / 60, 2), "date": time.strftime("%Y-%m-%d %H:%M"),
         **a.extra}
     write_outputs(results, out)

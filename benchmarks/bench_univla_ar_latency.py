@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import platform
 import statistics
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vlaforge.core.machine import describe_machine
 from vlaforge.core.normalize import Normalizer
 from vlaforge.embodiments import get_embodiment
 from vlaforge.models.univla_ar import UniVLAARConfig
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "univla_ar inference latency per action chunk, batch 1",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.processor() or platform.machine()}, {args.threads} threads, no GPU",
+        "machine": describe_machine(args.threads),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(), "precision": "bf16" if args.bf16 else "fp32",
         "command": "python benchmarks/bench_univla_ar_latency.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "model": {"preset": c.preset, "dim": c.dim, "depth": c.depth, "heads": c.heads, "vocab": c.vocab_size,

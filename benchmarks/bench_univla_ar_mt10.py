@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import platform
 import shlex
 import sys
 import time
@@ -36,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from vlaforge.core.machine import describe_machine
 
 VARIANTS = ("wm_full", "scratch_full", "wm_10demos", "scratch_10demos")
 
@@ -257,7 +258,7 @@ def _write(a: Args, res: dict, t0: float) -> None:
         merged["benchmark"] = {
             "protocol": "MT10, corner2+gripperPOV 64x64, policy stage <= 45 min, 10 eps/task from seed 10000",
             "family": "univla_ar", "preset": "tiny",
-            "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU"}
+            "machine": describe_machine()}
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(merged, indent=2, default=str))
         tmp.replace(out)

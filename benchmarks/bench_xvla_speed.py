@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -23,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+
+from vlaforge.core.machine import describe_machine
 
 MT10_TASKS = ("reach", "push", "pick-place", "door-open", "drawer-open", "drawer-close", "button-press-topdown",
               "peg-insert-side", "window-open", "window-close")
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     obs = {k: v[:1] for k, v in fake_batch(1, spec).items() if k not in ("action", "action_is_pad", "has_action")}
     res: dict = {"benchmark": "xvla_speed", "date": time.strftime("%Y-%m-%d %H:%M"),
                  "command": "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
-                 "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, no GPU",
+                 "machine": describe_machine(),
                  "torch": torch.__version__, "threads": a.threads, "params": n_params, "args": asdict(a),
                  "load_avg_1min_before": os.getloadavg()[0]}
     for name, bf16 in (("fp32", False), ("bf16", True)):

@@ -15,7 +15,6 @@ row. Writes results.json and swap.png (one heat map per checkpoint).
 from __future__ import annotations
 
 import json
-import platform
 import shlex
 import sys
 import time
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from vlaforge.core.machine import describe_machine
 
 sys.path.insert(0, str(Path(__file__).parent))  # study_push's action gap
 
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: diagonal {diag:.3f} off-diagonal {off:.3f}\n{np.round(m, 3)}", flush=True)
     meta = {"command": "python benchmarks/instruction_swap.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
             "date": time.strftime("%Y-%m-%d %H:%M"), "tasks": TASKS, "seeds_from": 10_000, "episodes_per_task": a.seeds,
-            "steps": a.steps, "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU"}
+            "steps": a.steps, "machine": describe_machine()}
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     plot(results, out / "swap.png")
     return 0

@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from vlaforge.core.machine import describe_machine
 from vlaforge.core.normalize import Normalizer
 from vlaforge.embodiments import get_embodiment
 from vlaforge.models.xvla import XVLAConfig
@@ -98,7 +98,7 @@ def main() -> None:
     res: dict = {"precision_auto": "bf16" if BF16 else "fp32", "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                  "command": f"python benchmarks/profile_xvla.py{' --quick' if a.quick else ''}",
                  "date": time.strftime("%Y-%m-%d %H:%M"), "threads": a.threads,
-                 "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU"}
+                 "machine": describe_machine()}
 
     pol = build()
     b = fake_batch(pol.config, SPECS, 32, seed=1)

@@ -1,7 +1,8 @@
 # Shared by the benchmark queues (benchmarks/queue_session*.sh): source it from the repository root.
 # Gives PY and VF (the venv's python and vlaforge), log and run (timestamped job lines, one job at a
 # time), NOVIDEO (the flags for demos only: empty action-free tuples), wait_for PID (a job started
-# before the queue finishes first), and collect_mt10_data (the protocol's datasets, skipped when present).
+# before the queue finishes first), collect_mt10_data (the protocol's datasets, skipped when present), wide_eval and
+# steps_eval (session 15's wider evaluation and Euler-step re-evaluation of a trained run).
 export MUJOCO_GL=egl
 PY=.venv/bin/python
 VF=.venv/bin/vlaforge
@@ -18,4 +19,28 @@ collect_mt10_data() {
         --image-size 64 --cameras corner2,gripperPOV --seed-start 5000 --out data/mt10_64_heldout --workers 2
     [ -f data/mt40_video_64/meta/info.json ] || run $VF collect metaworld --tasks mt40 --episodes-per-task 10 \
         --no-actions --out data/mt40_video_64 --workers 2
+}
+
+# the wider, off-protocol evaluation (session 15): 20 more episodes per task from seed 20,000, paired by (task, seed)
+# with the protocol's in benchmarks/compare_evals.py; the checkpoint runs/bench/TAG, the results mt10_wide/TAG
+wide_eval() {  # TAG [vlaforge eval flags...]
+    local tag=$1; shift
+    run $VF eval --policy "runs/bench/$tag/checkpoints/last" --suite mt10 --episodes-per-task 20 --seed-start 20000 \
+        --videos-per-task 0 --dataset data/mt10_64_dart --out "benchmarks/results/mt10_wide/$tag" "$@"
+}
+
+# a trained X-VLA run's checkpoint evaluated with N Euler steps instead of 10, nothing retrained: the protocol's
+# episodes (bench_mt10.py --skip-train, under the tag TAG_stepsN, whose run directory links to TAG's), then with
+# "wide" also the 200 wider ones ("wide_only": those alone)
+steps_eval() {  # TAG RECIPE N [wide | wide_only]
+    local tag=$1 recipe=$2 n=$3
+    ln -sfn "$tag" "runs/bench/${tag}_steps$n"
+    if [ "${4:-}" != wide_only ]; then
+        run $PY benchmarks/bench_mt10.py --recipe "$recipe" --tag "${tag}_steps$n" \
+            --data data/mt10_64,data/mt10_64_dart --override=--policy.instruction-film --skip-train \
+            --set num_inference_steps=$n --note "the $tag checkpoint evaluated with $n Euler step(s) instead of 10"
+    fi
+    if [ -n "${4:-}" ]; then
+        wide_eval "${tag}_steps$n" --set num_inference_steps=$n
+    fi
 }

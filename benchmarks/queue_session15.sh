@@ -35,27 +35,9 @@ if [ "$part" = all ] || [ "$part" = wide ]; then
     for tag in xvla_effnet_frozen_clean_dart_film xvla_effnet_frozen_clean_dart bc_tiny_clean_dart_eqsamples_8345x32 \
                xvla_effnet_frozen_clean_dart_film_adaln xvla_fast_clean_dart_film; do
         [ -d runs/bench/$tag/checkpoints ] || { log "skip $tag: no checkpoint"; continue; }
-        run $VF eval --policy runs/bench/$tag/checkpoints/last --suite mt10 --episodes-per-task 20 \
-            --seed-start 20000 --videos-per-task 0 --dataset data/mt10_64_dart --out benchmarks/results/mt10_wide/$tag
+        wide_eval $tag
     done
 fi
-# a trained run's checkpoint evaluated with N Euler steps instead of 10, nothing retrained: the protocol's episodes
-# (bench_mt10.py --skip-train, under the tag TAG_stepsN, whose run directory links to TAG's), then with "wide" also
-# the 200 wider ones from seed 20,000 ("wide_only": those alone)
-steps_eval() {  # TAG RECIPE N [wide | wide_only]
-    local tag=$1 recipe=$2 n=$3
-    if [ "${4:-}" != wide_only ]; then
-        ln -sfn "$tag" "runs/bench/${tag}_steps$n"
-        run $PY benchmarks/bench_mt10.py --recipe "$recipe" --tag "${tag}_steps$n" \
-            --data data/mt10_64,data/mt10_64_dart --override=--policy.instruction-film --skip-train \
-            --set num_inference_steps=$n --note "the $tag checkpoint evaluated with $n Euler step(s) instead of 10"
-    fi
-    if [ -n "${4:-}" ]; then
-        run $VF eval --policy "runs/bench/$tag/checkpoints/last" --suite mt10 --episodes-per-task 20 \
-            --seed-start 20000 --videos-per-task 0 --dataset data/mt10_64_dart --set num_inference_steps=$n \
-            --out "benchmarks/results/mt10_wide/${tag}_steps$n"
-    fi
-}
 if [ "$part" = all ] || [ "$part" = steps ]; then
     # issue 15's 10 ms chunk: the best X-VLA (xvla_fast_clean_dart_film, 78.0%) with fewer Euler steps at inference
     # (the network predicts the clean chunk, so one step returns its prediction from pure noise, the conditional

@@ -19,7 +19,6 @@ Writes benchmarks/results/study_push/results.json and gap.png.
 from __future__ import annotations
 
 import json
-import platform
 import shlex
 import sys
 import time
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from vlaforge.core.machine import describe_machine
 
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # name: (recipe, overrides); each xvla_* changes one thing against xvla_tiny
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         res["meta"] = {"command": "python benchmarks/study_push.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
                        "date": time.strftime("%Y-%m-%d %H:%M"), "task": a.task, "steps": a.steps,
                        "batch_size": a.batch_size, "episodes": a.episodes,
-                       "machine": f"{platform.processor() or platform.machine()}, 2-core CPU, no GPU"}
+                       "machine": describe_machine()}
         res_path.write_text(json.dumps(res, indent=1))
         v = res["variants"][name]
         print(f"{name:<28} success {100 * v['success']:5.1f}% {v['success_per_task']}  steps {v['steps']}  {v['train_minutes']:.1f} min  "

@@ -34,6 +34,8 @@ class Row:
     checkpoint: str | None = None
     command: str | None = None
     date: str | None = None
+    machine: str | None = None
+    """The CPU (or GPU) the run trained and was timed on: samples/s and chunk ms are only comparable on one."""
     note: str = ""
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -59,8 +61,8 @@ def rows_from_file(path: Path) -> list[Row]:
         fields = _train_fields(b.get("train") or {})
         return [Row(name=b.get("tag") or path.parent.name, family=b["family"], mean=r["mean_success"], per_task=per,
                     chunk_ms=b.get("chunk_latency_ms"), n_action_steps=r.get("n_action_steps"),
-                    command=b.get("command"), date=b.get("date"), note=b.get("note", ""), source=str(path),
-                    **fields)]
+                    command=b.get("command"), date=b.get("date"), machine=b.get("machine"), note=b.get("note", ""),
+                    source=str(path), **fields)]
     rows = []
     for variant, v in (r.get("policy") or {}).items():  # a multi-variant ablation file
         fields = _train_fields(v.get("train") or {})
@@ -88,8 +90,8 @@ def markdown(rows: list[Row]) -> str:
                  _num(r.n_action_steps)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Commands and checkpoints:", ""]
-    lines += [f"- `{r.name}`: `{r.command}` -> `{r.checkpoint}` ({r.date}){' — ' + r.note if r.note else ''}"
-              for r in rows]
+    lines += [f"- `{r.name}`: `{r.command}` -> `{r.checkpoint}` ({', '.join(x for x in (r.date, r.machine) if x)})"
+              f"{' — ' + r.note if r.note else ''}" for r in rows]
     return "\n".join(lines) + "\n"
 
 

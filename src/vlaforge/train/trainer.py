@@ -418,6 +418,7 @@ class Trainer:
                            interrupted, curve, summary)
 
     def _summary(self, ckpt: Path, interrupted: bool) -> dict:
+        from vlaforge.core.machine import describe_machine
         from vlaforge.train.progress import read_metrics
 
         rows = [r for r in read_metrics(self.out / "metrics.jsonl") if "loss" in r]
@@ -429,7 +430,8 @@ class Trainer:
                 "final_loss": rows[-1]["loss"] if rows else None, "checkpoint": str(ckpt),
                 "interrupted": interrupted, "budget": self.budget, "n_params": self.n_params,
                 "n_trainable": self.n_trainable, "seed": self.cfg.seed,
-                "precision": resolve_precision(self.cfg.precision, str(self.device))}
+                "precision": resolve_precision(self.cfg.precision, str(self.device)),
+                "machine": describe_machine(self.cfg.num_threads)}  # samples/s depends on it
 
     def _print_header(self) -> None:
         cfg, d = self.cfg, self.data.info
