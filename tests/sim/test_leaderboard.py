@@ -83,4 +83,4 @@ def test_cpu_model_reads_cpuinfo(tmp_path, flags, expect):
     assert cpu_model(info) == ("Some Xeon (family 6, model 167)", expect)
     assert cpu_model(tmp_path / "missing")[1] == []
     line = describe_machine(3)
-    assert "torch threads 3" in line and ("GPU" in line)
+    assert ", torch threads 3, " in line and (line.endswith(", no GPU") or ", GPU " in line)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-# the instruction-set flags that change what torch runs fast on a CPU (bf16 autocast needs one of the first three)
+# the instruction-set flags that change what torch runs fast on a CPU (native bf16 for autocast: the first two)
 _FLAGS = ("amx_bf16", "avx512_bf16", "avx512_fp16", "avx512f", "avx2")
 
 
