@@ -1,8 +1,8 @@
 # Shared by the benchmark queues (benchmarks/queue_session*.sh): source it from the repository root.
 # Gives PY and VF (the venv's python and vlaforge), log and run (timestamped job lines, one job at a
 # time), NOVIDEO (the flags for demos only: empty action-free tuples), wait_for PID (a job started
-# before the queue finishes first), collect_mt10_data (the protocol's datasets, skipped when present), wide_eval and
-# steps_eval (session 15's wider evaluation and Euler-step re-evaluation of a trained run).
+# before the queue finishes first), collect_mt10_data, collect_clean_data and collect_dart_data (datasets, skipped
+# when present), wide_eval and steps_eval (session 15's wider evaluation and Euler-step re-evaluation of a run).
 export MUJOCO_GL=egl
 PY=.venv/bin/python
 VF=.venv/bin/vlaforge
@@ -11,10 +11,23 @@ run() { log "start: $*"; "$@"; log "done ($?): $*"; }
 NOVIDEO=(--data.action-free-roots --data.action-free-weights)
 wait_for() { while kill -0 "$1" 2>/dev/null; do sleep 5; done; }
 
-# the protocol's MT10 demos, held-out episodes (seeds 5000+) and MT40 action-free video
-collect_mt10_data() {
+# the protocol's MT10 demos (session 3), skipped when present
+collect_clean_data() {
     [ -f data/mt10_64/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 50 \
         --image-size 64 --cameras corner2,gripperPOV --out data/mt10_64 --workers 2
+}
+# the DART demos (sessions 9 and 12), skipped when present: the protocol's seeds 0.. and cameras; noise 0.3 of full
+# speed, held 8 steps (one executed chunk); the expert's clean action is the label, the noisy one is executed
+# (src/vlaforge/sim/collect.py)
+collect_dart_data() {
+    [ -f data/mt10_64_dart/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 50 \
+        --image-size 64 --cameras corner2,gripperPOV --out data/mt10_64_dart --workers 2 \
+        --action-noise 0.3 --noise-hold 8
+}
+
+# the protocol's MT10 demos, held-out episodes (seeds 5000+) and MT40 action-free video
+collect_mt10_data() {
+    collect_clean_data
     [ -f data/mt10_64_heldout/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 3 \
         --image-size 64 --cameras corner2,gripperPOV --seed-start 5000 --out data/mt10_64_heldout --workers 2
     [ -f data/mt40_video_64/meta/info.json ] || run $VF collect metaworld --tasks mt40 --episodes-per-task 10 \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session 16 (2026-12-05, a new checkout on a 2-core Xeon with AVX-512 BF16): issue 15. One training job at a time;
+# Session 16 (2026-12-05, a new checkout on machine G, a 2-core Xeon with AMX-BF16): issue 15. One training job at a time;
 # run from the repository root, from a snapshot of src/ (PYTHONPATH) so edits cannot reach a running job:
 #   bash benchmarks/queue_session16.sh PART
 set -u
@@ -8,10 +8,8 @@ part=${1:-}
 DATA=data/mt10_64,data/mt10_64_dart
 if [ "$part" = data ]; then
     # the clean and DART demos (sessions 3 and 12), for a checkout that has none
-    [ -f data/mt10_64/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 50 \
-        --image-size 64 --cameras corner2,gripperPOV --out data/mt10_64 --workers 2
-    [ -f data/mt10_64_dart/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 50 \
-        --image-size 64 --cameras corner2,gripperPOV --out data/mt10_64_dart --workers 2 --action-noise 0.3 --noise-hold 8
+    collect_clean_data
+    collect_dart_data
 fi
 if [ "$part" = fast_regression ]; then
     # one change against the best X-VLA (xvla_fast_film_mt10, 78.0%): plain L1 regression on the same network, one

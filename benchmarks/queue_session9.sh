@@ -14,9 +14,7 @@ fi
 if [ "$part" = all ] || [ "$part" = dart ]; then
     # issue 15: DART demos (the expert's clean labels at states the executed noise led to), the cure for the
     # closed-loop parting found in session 8; noise held 8 steps (one executed chunk), 0.3 of full speed
-    [ -f data/mt10_64_dart/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 50 \
-        --image-size 64 --cameras corner2,gripperPOV --out data/mt10_64_dart --workers 2 \
-        --action-noise 0.3 --noise-hold 8
+    collect_dart_data
     run $PY benchmarks/bench_mt10.py --recipe xvla_tiny4_lr1e3_mt10 --tag xvla_tiny4_lr1e3_dart \
         --override=--data.roots=data/mt10_64_dart \
         --note 'X-VLA tiny, 4 tokens per view, lr 1e-3, DART demos (noise 0.3 held 8 steps)'
