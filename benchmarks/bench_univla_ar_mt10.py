@@ -254,7 +254,8 @@ def _write(a: Args, res: dict, t0: float) -> None:
             merged[k] = {**merged.get(k, {}), **v} if k == "policy" else v
         merged.setdefault("lanes", {})[" ".join(a.variants)] = {
             "command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "args": asdict(a),
-            "minutes": round((time.perf_counter() - t0) / 60, 2), "date": time.strftime("%Y-%m-%d %H:%M")}
+            "minutes": round((time.perf_counter() - t0) / 60, 2), "date": time.strftime("%Y-%m-%d %H:%M"),
+            "machine": describe_machine(a.threads)}
         merged["benchmark"] = {
             "protocol": "MT10, corner2+gripperPOV 64x64, policy stage <= 45 min, 10 eps/task from seed 10000",
             "family": "univla_ar", "preset": "tiny",

@@ -301,6 +301,28 @@ def test_global_context_reads_every_visual_token():
     assert make_policy().context_in is None  # off by default: the paper's layout
 
 
+def test_without_proprio_the_chunk_ignores_the_state_and_dropout_zeroes_some_samples():
+    from vlaforge.core.errors import ConfigError
+
+    batch = make_batch()
+    moved = dict(obs_of(batch), **{"observation.state": obs_of(batch)["observation.state"] + 1.0})
+    g = torch.Generator
+    blind = make_policy(use_proprio=False).eval()
+    torch.testing.assert_close(blind.predict_action_chunk(obs_of(batch), generator=g().manual_seed(0)),
+                               blind.predict_action_chunk(moved, generator=g().manual_seed(0)))
+    plain = make_policy().eval()
+    assert not torch.allclose(plain.predict_action_chunk(obs_of(batch), generator=g().manual_seed(0)),
+                              plain.predict_action_chunk(moved, generator=g().manual_seed(0)))
+    drop = make_policy(proprio_dropout=0.5)
+    state = torch.ones(400, 1, 7)
+    torch.manual_seed(0)
+    kept = drop._proprio(state)[:, 0, 0]  # training mode: whole samples zeroed, about half of them
+    assert set(kept.tolist()) == {0.0, 1.0} and 120 < int((kept == 0).sum()) < 280
+    assert torch.equal(drop.eval()._proprio(state), state)  # inference always reads the state
+    with pytest.raises(ConfigError, match="proprio_dropout"):
+        make_policy(proprio_dropout=1.0)
+
+
 def zero_init_twin(**option):
     """A plain policy and one with a zero-initialised ``option`` sharing every other weight, plus the keys only the
     latter has; their losses must agree (the option starts as the unconditioned network)."""

@@ -59,6 +59,23 @@ def test_non_protocol_and_broken_files_give_no_rows(tmp_path):
     assert rows_from_file(aloha) == []
 
 
+def test_multi_variant_rows_take_the_lane_that_trained_them(tmp_path):
+    """Each variant of a multi-lane ablation file gets its own lane's command, date and machine (the narrowest lane
+    naming it, not a re-evaluation lane naming all); a lane without a machine falls back to the file's."""
+    per_task = {t: 0.5 for t in MT10}
+    lanes = {"a b": {"command": "bench --variants a b", "date": "d1", "machine": "CPU one"},
+             "c": {"command": "bench --variants c", "date": "d2"},
+             "a b c": {"command": "bench --foresight-only", "date": "d3", "machine": "CPU three"}}
+    f = tmp_path / "ablation" / "results.json"
+    f.parent.mkdir()
+    f.write_text(json.dumps({"benchmark": {"family": "univla_ar", "machine": "file CPU"}, "lanes": lanes,
+                             "policy": {v: {"mean_success": 0.5, "per_task": per_task} for v in "abc"}}))
+    got = {r.name: (r.command, r.date, r.machine) for r in rows_from_file(f)}
+    assert got == {"univla_ar_a": ("bench --variants a b", "d1", "CPU one"),
+                   "univla_ar_b": ("bench --variants a b", "d1", "CPU one"),
+                   "univla_ar_c": ("bench --variants c", "d2", "file CPU")}
+
+
 def test_write_leaderboard_and_cli(tmp_path, capsys):
     _protocol_result(tmp_path, "a", 0.78)
     files = write_leaderboard(tmp_path)

@@ -66,12 +66,20 @@ def rows_from_file(path: Path) -> list[Row]:
     rows = []
     for variant, v in (r.get("policy") or {}).items():  # a multi-variant ablation file
         fields = _train_fields(v.get("train") or {})
-        lane = next(iter((r.get("lanes") or {}).values()), {})
+        lane = _lane_of(r.get("lanes") or {}, variant)
         rows.append(Row(name=f"{b['family']}_{variant}", family=b["family"], mean=v["mean_success"],
                         per_task=v["per_task"], n_action_steps=v.get("n_action_steps"), command=lane.get("command"),
-                        date=lane.get("date"), note=f"demos/task {v.get('demos_per_task')}", source=str(path),
-                        **fields))
+                        date=lane.get("date"), machine=lane.get("machine") or b.get("machine"),
+                        note=f"demos/task {v.get('demos_per_task')}", source=str(path), **fields))
     return rows
+
+
+def _lane_of(lanes: dict[str, dict], variant: str) -> dict:
+    """The lane (one process of a multi-variant ablation, keyed by its space-separated variants) that trained
+    ``variant``: the narrowest lane naming it, since a later re-evaluation lane (e.g. ``--foresight-only``) names
+    every variant. {} when no lane names it."""
+    naming = [(len(k.split()), i) for i, k in enumerate(lanes) if variant in k.split()]
+    return list(lanes.values())[min(naming)[1]] if naming else {}
 
 
 def collect_rows(root: str | Path = "benchmarks/results") -> list[Row]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from vlaforge.core.config import PolicyConfig
+from vlaforge.core.errors import ConfigError
 from vlaforge.core.registry import register_family
 from vlaforge.nn.encoders import ImageEncoderConfig
 
@@ -105,6 +106,18 @@ class XVLAConfig(PolicyConfig):
     Measured on top of the FiLM (BENCHMARKS.md session 15): position loss 1-3% lower at equal steps, MT10 71.0%
     against 76.0% on the protocol and 74.3% against 78.3% over 300 episodes (-4.0 +- 2.5 paired; peg-insert
     47 -> 7%), so it stays off."""
+    use_proprio: bool = True
+    """Feed the normalized state to every action token (the paper). Off: the chunk is predicted from the images and
+    the instruction alone. The ablation of session 17 (issue 15): at equal samples the X-VLA tiny reproduces the
+    demonstrated chunks as closely as BC, on the demos' own states and held-out ones, and loses 11 points in closed
+    loop; swapping another sample's state moves its chunk twice as far as swapping its images, where BC's moves four
+    times as far with the images (``benchmarks/fit_gap.py --reliance``). Along the demonstrations the hand's path
+    predicts the expert; off it, only the scene does. Measured without it (BENCHMARKS.md session 17): 75.0% on the
+    protocol, 78.7% over 300 episodes against 78.0% with it (push 50 -> 77%, peg-insert 33 -> 20%), so the state
+    is not what costs X-VLA its closed loop, and it stays on."""
+    proprio_dropout: float = 0.0
+    """Training only: the probability that a sample's state is zeroed (the action tokens then read the images and the
+    instruction alone), so the proprio cannot carry the chunk by itself; inference always sees the state."""
     global_context: bool = False
     """Also add a BC-style summary of the observation to every action token: the flattened visual tokens
     (instruction + every view, position-specific weights) through a 2-layer MLP of width ``width``. Attention
@@ -152,6 +165,12 @@ class XVLAConfig(PolicyConfig):
     """lr multiplier of the vision-language encoder: 0.1 for a pretrained VLM (paper); the tiny
     conv stem is trained from scratch, so it keeps the full lr."""
     soft_prompt_lr_scale: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.proprio_dropout < 1.0:
+            raise ConfigError(f"xvla proprio_dropout={self.proprio_dropout}: use a probability in [0, 1) (0 keeps "
+                              "the state for every sample; set use_proprio=False to drop it everywhere)")
 
     def create(self, normalizer, embodiments):
         from vlaforge.models.xvla.model import XVLAPolicy

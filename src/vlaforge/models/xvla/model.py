@@ -330,7 +330,7 @@ class XVLAPolicy(Policy):
                  for cam in self.config.cameras]                                  # features (B, To, C, h, w)
         vl, aux = self.vl(views, list(batch[TASK]), self.text)
         visual = torch.cat([self.vlm_proj(vl), self.aux_proj(aux)], dim=1)  # (B, Nv, W)
-        state = self.normalizer.normalize(STATE, batch[STATE], row)  # (B, To, MAX_DIM)
+        state = self._proprio(self.normalizer.normalize(STATE, batch[STATE], row))  # (B, To, MAX_DIM)
         instruction = None
         if self.film is not None or self.instruction_in is not None or self.config.instruction_adaln:
             instruction = self.text(list(batch[TASK]), device=visual.device).to(visual.dtype)  # (B, text_dim)
@@ -346,6 +346,16 @@ class XVLAPolicy(Policy):
             bias = summary if bias is None else bias + summary
         return Context(visual, state.flatten(1), self._domain_of_row[row], row, self._visual_pad(batch, views, visual),
                        bias, instruction if self.config.instruction_adaln else None)
+
+    def _proprio(self, state: torch.Tensor) -> torch.Tensor:
+        """The state the action tokens read: zeros without ``use_proprio``; in training, zeros for a random
+        ``proprio_dropout`` fraction of the samples."""
+        if not self.config.use_proprio:
+            return torch.zeros_like(state)
+        if self.training and self.config.proprio_dropout > 0:
+            keep = torch.rand(state.shape[0], device=state.device) >= self.config.proprio_dropout  # (B,)
+            return state * keep[:, None, None].to(state.dtype)
+        return state
 
     def _visual_pad(self, batch: Batch, views: list[torch.Tensor], visual: torch.Tensor) -> torch.Tensor | None:
         """(B, Nv) True on the tokens of camera slots a sample's robot lacks (``image_is_pad``), so a mixed-robot

@@ -1,0 +1,72 @@
+"""benchmarks/fit_gap.py: the chunk-error, drift and reliance measures mean what their docstrings say."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vlaforge.core.keys import ACTION, IMAGE_PREFIX, STATE
+from vlaforge.data.lerobot import LeRobotDatasetWriter
+from vlaforge.testing import DummyPolicy, make_dummy_policy
+
+_SPEC = importlib.util.spec_from_file_location("fit_gap", Path(__file__).parents[2] / "benchmarks" / "fit_gap.py")
+fit_gap = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(fit_gap)
+chunk_errors, reliance = fit_gap.chunk_errors, fit_gap.reliance
+
+CAMS = ("corner2", "gripperPOV")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """Three episodes (12, 13, 14 frames) of random frames, states and actions, one task."""
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("fit_gap") / "demos"
+    w = LeRobotDatasetWriter(root, fps=80, robot_type="metaworld_sawyer", cameras=CAMS, image_size=(16, 16))
+    for t in (12, 13, 14):
+        ep = {IMAGE_PREFIX + c: rng.integers(0, 255, size=(t, 16, 16, 3), dtype=np.uint8) for c in CAMS}
+        ep[STATE] = rng.normal(size=(t, 4)).astype(np.float32)
+        ep[ACTION] = rng.uniform(-0.5, 0.5, size=(t, 4)).astype(np.float32)
+        w.add_episode(ep, task="push the puck")
+    w.finalize()
+    return str(root)
+
+
+def _as(policy: DummyPolicy, fn) -> DummyPolicy:
+    policy.predict_action_chunk = fn
+    return policy
+
+
+def test_chunk_error_and_drift_in_action_stds(root):
+    """The dummy stats give every action dim a std of 0.1: an offset of 0.1 is one std. The same sign on every
+    step is a drift of one std; signs alternating over the two executed steps cancel (except where the second
+    step is past the episode's end: one sample in 13)."""
+    policy = make_dummy_policy(cameras=CAMS, n_action_steps=2)
+    sign = torch.tensor([1.0, -1.0] * 3)[None, :, None]  # (1, H=6, 1)
+    same = chunk_errors(_as(policy, lambda obs, generator=None: obs[ACTION] + 0.1), root, 100, 0)
+    alternating = chunk_errors(_as(make_dummy_policy(cameras=CAMS, n_action_steps=2),
+                                   lambda obs, generator=None: obs[ACTION] + 0.1 * sign), root, 100, 0)
+    exact = chunk_errors(_as(make_dummy_policy(cameras=CAMS, n_action_steps=2),
+                             lambda obs, generator=None: obs[ACTION]), root, 100, 0)
+    assert same["frames"] == 39 and set(same["per_task"]) == {"push the puck"}
+    assert same["position"] == pytest.approx(1.0, abs=1e-3) and same["drift"] == pytest.approx(1.0, abs=1e-3)
+    assert same["gripper"] == pytest.approx(0.05, abs=1e-3)  # 0.1 over the gripper's range of 2
+    assert alternating["position"] == pytest.approx(1.0, abs=1e-3)
+    assert alternating["drift"] == pytest.approx(3 / 39, abs=1e-3)
+    assert exact["position"] == exact["drift"] == exact["gripper"] == 0.0
+
+
+def test_reliance_tells_a_state_follower_from_an_image_reader(root):
+    def from_state(obs, generator=None):  # (B, H, 4): the state, repeated over the chunk
+        return obs[STATE][:, -1:, :4].expand(-1, 6, -1) * 0.1
+
+    def from_images(obs, generator=None):
+        m = torch.stack([obs[IMAGE_PREFIX + c].float().mean((1, 2, 3, 4)) / 255 for c in CAMS], 1)  # (B, 2)
+        return m.sum(1)[:, None, None].expand(-1, 6, 4).contiguous()
+
+    follower = reliance(_as(make_dummy_policy(cameras=CAMS), from_state), root, 100, 0)
+    reader = reliance(_as(make_dummy_policy(cameras=CAMS), from_images), root, 100, 0)
+    assert follower["pairs"] > 20 and follower["moved_by_images"] == 0.0 and follower["moved_by_state"] > 0.1
+    assert reader["moved_by_state"] == 0.0 and reader["moved_by_images"] > 0.01
