@@ -71,4 +71,16 @@ if [ "$part" = probes ]; then
         --threads 1 --out benchmarks/results/fit_gap/dart.json
     run $PY benchmarks/codec_gap.py runs/bench/bc_tiny_clean_dart_eqsamples_27462x32 \
         runs/bench/xvla_fast_clean_dart_film_regression --threads 1 --out benchmarks/results/fit_gap/codec_gap.json
+    # on the policy's own states: the scripted expert labels every state each policy visits in closed loop
+    run $PY benchmarks/onpolicy_gap.py runs/bench/bc_tiny_clean_dart_eqsamples_27462x32 \
+        runs/bench/xvla_fast_clean_dart_film_regression runs/bench/xvla_fast_clean_dart_film_noproprio \
+        --tasks peg-insert-side-v3,push-v3 --episodes 10 --out benchmarks/results/fit_gap/onpolicy
+fi
+if [ "$part" = replan4 ]; then
+    # the carry-phase sawtooth (onpolicy_gap.py): the regression X-VLA's checkpoint evaluated with 4 of its 16 actions
+    # executed per chunk instead of 8, nothing retrained (a chunk every 4 steps)
+    ln -sfn xvla_fast_clean_dart_film_regression runs/bench/xvla_fast_clean_dart_film_regression_k4
+    run $PY benchmarks/bench_mt10.py --recipe xvla_fast_film_mt10 --tag xvla_fast_clean_dart_film_regression_k4 \
+        --data $DATA --override=--policy.objective=regression --skip-train --n-action-steps 4 \
+        --note 'the xvla_fast_clean_dart_film_regression checkpoint, 4 actions executed per chunk instead of 8'
 fi

@@ -81,9 +81,11 @@ def train_variant(a: Args, name: str):
     return r.checkpoint, r.summary
 
 
-def action_gap(ckpt: Path, task: str, seeds: list[int]) -> dict:
+def action_gap(ckpt: Path, task: str, seeds: list[int], clip_expert: bool = False) -> dict:
     """Per step: |policy action - expert action| (mean over dims) and hand-puck distance, teacher-forced
-    along the expert's trajectory and in closed loop."""
+    along the expert's trajectory and in closed loop. ``clip_expert``: compare with the expert's action clipped to
+    the action bounds, as the demonstrations record it (the scripted experts' raw actions can exceed them; this
+    study's session-7/8 figures compared with the raw ones)."""
     import torch
 
     from vlaforge.core.checkpoint import load_policy
@@ -106,6 +108,8 @@ def action_gap(ckpt: Path, task: str, seeds: list[int]) -> dict:
                     a_pol = policy.select_action(policy_obs(step, task, sim),
                                                  generator=torch.Generator().manual_seed(t))[0].numpy()
                     a_exp = expert.act(step)
+                    if clip_expert:
+                        a_exp = sim.embodiment.clip_action(a_exp)
                     gaps.append(float(np.abs(a_pol - a_exp).mean()))
                     dist.append(float(np.linalg.norm(step.privileged[:3] - step.privileged[4:7])))
                     step = env.step(a_exp if mode == "teacher_forced" else a_pol)

@@ -70,3 +70,20 @@ def test_reliance_tells_a_state_follower_from_an_image_reader(root):
     reader = reliance(_as(make_dummy_policy(cameras=CAMS), from_images), root, 100, 0)
     assert follower["pairs"] > 20 and follower["moved_by_images"] == 0.0 and follower["moved_by_state"] > 0.1
     assert reader["moved_by_state"] == 0.0 and reader["moved_by_images"] > 0.01
+
+
+def test_onpolicy_summary_splits_closed_loop_by_outcome():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))  # onpolicy_gap imports study_push beside it
+    try:
+        spec = importlib.util.spec_from_file_location("onpolicy_gap", Path(sys.path[0]) / "onpolicy_gap.py")
+        onpolicy_gap = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(onpolicy_gap)
+    finally:
+        sys.path.pop(0)
+    gap = {"teacher_forced": [{"gap": [0.1, 0.1], "success": True}],
+           "closed_loop": [{"gap": [0.2, 0.4], "success": False}, {"gap": [0.1], "success": True}]}
+    s = onpolicy_gap.summarise(gap)
+    assert s == {"teacher_forced": 0.1, "closed_loop": pytest.approx(0.2333, abs=1e-4), "closed_loop_failed": 0.3,
+                 "closed_loop_succeeded": 0.1, "success": 0.5}
