@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fit_gap import checkpoint_dir  # the same directory: benchmarks/
+
 from vlaforge.core.machine import describe_machine
 
 
@@ -59,6 +61,14 @@ def replay_raw_frames(root: str, max_episodes: int | None) -> list[dict]:
     return out
 
 
+def _predict(policy, batch: dict, n: int, seed: int, size: int = 64) -> torch.Tensor:
+    """The policy's chunks (n, H, Da) for an n-sample batch, ``size`` samples per call, one noise generator."""
+    gen = torch.Generator().manual_seed(seed)
+    parts = [policy.predict_action_chunk({k: v[s:s + size] if torch.is_tensor(v) or isinstance(v, list) else v
+                                          for k, v in batch.items()}, generator=gen) for s in range(0, n, size)]
+    return torch.cat(parts).float()
+
+
 def compare(policy, root: str, episodes: list[dict], seed: int) -> dict:
     """The chunk from raw frames against the chunk from decoded frames, and both against the expert's."""
     from vlaforge.core.keys import ACTION, ACTION_IS_PAD, EMBODIMENT, IMAGE_PREFIX, STATE
@@ -79,13 +89,7 @@ def compare(policy, root: str, episodes: list[dict], seed: int) -> dict:
             key = IMAGE_PREFIX + cam
             raw[key] = torch.from_numpy(ep["frames"][key]).unsqueeze(1)  # (T, 1, 3, H, W)
             acc["pixel_l1"].append(float((raw[key].float() - b[key].float()).abs().mean()))
-        preds = {}
-        for name, batch in (("decoded", b), ("raw", raw)):
-            gen = torch.Generator().manual_seed(seed)
-            preds[name] = torch.cat([policy.predict_action_chunk({kk: (v[s:s + 64] if torch.is_tensor(v) or
-                                                                       isinstance(v, list) else v)
-                                                                   for kk, v in batch.items()}, generator=gen)
-                                     for s in range(0, len(ep["rows"]), 64)]).float()
+        preds = {name: _predict(policy, batch, len(ep["rows"]), seed) for name, batch in (("decoded", b), ("raw", raw))}
         row = policy.normalizer.index(b[EMBODIMENT], len(ep["rows"]))
         spec = policy.embodiments[policy.normalizer.names[int(row[0])]]
         D, dims = preds["raw"].shape[-1], list(spec.position_dims)
@@ -117,14 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     from vlaforge.core.checkpoint import load_policy
-    from vlaforge.train.trainer import last_checkpoint
 
     torch.set_num_threads(a.threads)
-    paths = {run: last_checkpoint(run) if (Path(run) / "checkpoints").is_dir() else Path(run) for run in a.runs}
-    for path in paths.values():  # before the replay, which takes a minute
-        if not (path / "model.safetensors").is_file():
-            raise SystemExit(f"error: no checkpoint at {path}; pass a run directory written by vlaforge train "
-                             "(with checkpoints/last) or a checkpoint directory")
+    paths = {run: checkpoint_dir(run) for run in a.runs}  # before the replay, which takes a minute
     t0 = time.perf_counter()
     episodes = replay_raw_frames(a.data, a.episodes)
     print(f"replayed {len(episodes)} episodes in {time.perf_counter() - t0:.0f} s")

@@ -19,6 +19,7 @@ sample's images, or its state, are swapped for another sample's of the same task
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 import time
@@ -30,17 +31,42 @@ import torch
 from vlaforge.core.machine import describe_machine
 
 
+def checkpoint_dir(run: str) -> Path:
+    """A run directory's ``checkpoints/last``, or a checkpoint directory as given; a clear exit when it is neither."""
+    from vlaforge.train.trainer import last_checkpoint
+
+    path = last_checkpoint(run) if (Path(run) / "checkpoints").is_dir() else Path(run)
+    if not (path / "model.safetensors").is_file():
+        raise SystemExit(f"error: no checkpoint at {path}; pass a run directory written by vlaforge train "
+                         "(with checkpoints/last) or a checkpoint directory")
+    return path
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(root: str, n_obs_steps: int, obs_stride: int, chunk_size: int, cameras: tuple[str, ...]):
+    """One dataset per root and window shape, shared by every measure and checkpoint that reads it."""
+    from vlaforge.data.dataset import LeRobotDataset
+
+    return LeRobotDataset(root, n_obs_steps=n_obs_steps, obs_stride=obs_stride, chunk_size=chunk_size,
+                          cameras=cameras)
+
+
+def sample_frames(policy, root: str, frames: int, seed: int):
+    """(dataset, sorted sample indices, the generator after drawing them): the same ``frames`` samples (all when the
+    dataset has fewer) for every checkpoint with the same seed."""
+    c = policy.config
+    ds = _dataset(root, c.n_obs_steps, c.obs_stride, c.chunk_size, tuple(c.cameras))
+    rng = np.random.default_rng(seed)
+    return ds, np.sort(rng.choice(len(ds), size=min(frames, len(ds)), replace=False)), rng
+
+
 def chunk_errors(policy, root: str, frames: int, seed: int, batch: int = 64) -> dict:
     """{'position': err, 'gripper': err, 'frames': n, 'per_task': {task: {'position', 'gripper'}}} of ``policy`` on
     ``frames`` random samples of the dataset at ``root`` (all of them when it has fewer)."""
     from vlaforge.core.keys import ACTION, ACTION_IS_PAD, EMBODIMENT, TASK
-    from vlaforge.data.dataset import LeRobotDataset
 
     c = policy.config
-    ds = LeRobotDataset(root, n_obs_steps=c.n_obs_steps, obs_stride=c.obs_stride, chunk_size=c.chunk_size,
-                        cameras=tuple(c.cameras))
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(len(ds), size=min(frames, len(ds)), replace=False))
+    ds, idx, rng = sample_frames(policy, root, frames, seed)
     gen = torch.Generator().manual_seed(seed)
     sums: dict[str, dict[str, list[float]]] = {}  # task -> group -> [error sum, count]
     for start in range(0, len(idx), batch):
@@ -51,17 +77,17 @@ def chunk_errors(policy, root: str, frames: int, seed: int, batch: int = 64) -> 
         spec = policy.embodiments[policy.normalizer.names[int(row[0])]]
         target = b[ACTION][..., :D].float()
         inside = ~b[ACTION_IS_PAD]  # (B, H): steps before the episode's end
-        norm_err = (policy.normalizer.normalize(ACTION, pred, row) -
-                    policy.normalizer.normalize(ACTION, target, row))[..., :D].abs()  # (B, H, Da) in stds
+        signed = (policy.normalizer.normalize(ACTION, pred, row) -
+                  policy.normalizer.normalize(ACTION, target, row))[..., :D]  # (B, H, Da) in stds
+        norm_err = signed.abs()
         span = torch.tensor(spec.action_high) - torch.tensor(spec.action_low)
         raw_err = (pred - target).abs() / span  # (B, H, Da) as a fraction of each dim's range
         # drift: the signed position error summed over the executed steps (the net displacement a chunk's error
         # adds in closed loop: errors of one sign accumulate, alternating ones cancel), per executed step
         k = min(c.n_action_steps, H)
-        signed = (policy.normalizer.normalize(ACTION, pred, row) -
-                  policy.normalizer.normalize(ACTION, target, row))[:, :k, list(spec.position_dims)]  # (B, k, P)
         ins_k = inside[:, :k, None]
-        drift = ((signed * ins_k).sum(1).abs() / ins_k.sum(1).clamp_min(1)).mean(-1)  # (B,)
+        executed = signed[:, :k, list(spec.position_dims)]  # (B, k, P)
+        drift = ((executed * ins_k).sum(1).abs() / ins_k.sum(1).clamp_min(1)).mean(-1)  # (B,)
         for group, dims, err in (("position", spec.position_dims, norm_err), ("gripper", spec.gripper_dims, raw_err),
                                  ("drift", spec.position_dims, None)):
             if not dims:
@@ -88,13 +114,9 @@ def reliance(policy, root: str, frames: int, seed: int, batch: int = 64) -> dict
     state is (images kept). A policy that reads the scene moves with the images; one that has learned to follow the
     proprio along the demonstrations' paths (which predicts the expert well on its own states) moves with the state."""
     from vlaforge.core.keys import ACTION, EMBODIMENT, IMAGE_PREFIX, STATE, TASK
-    from vlaforge.data.dataset import LeRobotDataset
 
     c = policy.config
-    ds = LeRobotDataset(root, n_obs_steps=c.n_obs_steps, obs_stride=c.obs_stride, chunk_size=c.chunk_size,
-                        cameras=tuple(c.cameras))
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(len(ds), size=min(frames, len(ds)), replace=False))
+    ds, idx, rng = sample_frames(policy, root, frames, seed)
     k = c.n_action_steps
     moved: dict[str, list[float]] = {"images": [], "state": []}
     for start in range(0, len(idx), batch):
@@ -163,17 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     from vlaforge.cli.eval import parse_overrides
     from vlaforge.core.checkpoint import load_policy
-    from vlaforge.train.trainer import last_checkpoint
 
     torch.set_num_threads(a.threads)
     overrides = parse_overrides(tuple(a.set))
     datasets = {"train": a.data, **({"heldout": a.heldout} if a.heldout else {})}
     results: dict[str, dict] = {}
     for run in a.runs:
-        path = last_checkpoint(run) if (Path(run) / "checkpoints").is_dir() else Path(run)
-        if not (path / "model.safetensors").is_file():
-            raise SystemExit(f"error: no checkpoint at {path}; pass a run directory written by vlaforge train "
-                             "(with checkpoints/last) or a checkpoint directory")
+        path = checkpoint_dir(run)
         policy = load_policy(path, policy_overrides=overrides)
         name = Path(run).name
         results[name] = {"checkpoint": str(path)}

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from study_push import action_gap, plot_gap  # the same directory: benchmarks/
+from fit_gap import checkpoint_dir  # the same directory: benchmarks/
+from study_push import action_gap, plot_gap
 
 from vlaforge.core.machine import describe_machine
 
@@ -50,14 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     import torch
 
-    from vlaforge.train.trainer import last_checkpoint
-
     torch.set_num_threads(a.threads)
-    paths = {Path(r).name: last_checkpoint(r) if (Path(r) / "checkpoints").is_dir() else Path(r) for r in a.runs}
-    for path in paths.values():
-        if not (path / "model.safetensors").is_file():
-            raise SystemExit(f"error: no checkpoint at {path}; pass a run directory written by vlaforge train "
-                             "(with checkpoints/last) or a checkpoint directory")
+    paths = {Path(r).name: checkpoint_dir(r) for r in a.runs}
     seeds = list(range(10_000, 10_000 + a.episodes))
     results: dict[str, dict] = {}
     for task in a.tasks.split(","):

@@ -78,8 +78,8 @@ def _lane_of(lanes: dict[str, dict], variant: str) -> dict:
     """The lane (one process of a multi-variant ablation, keyed by its space-separated variants) that trained
     ``variant``: the narrowest lane naming it, since a later re-evaluation lane (e.g. ``--foresight-only``) names
     every variant. {} when no lane names it."""
-    naming = [(len(k.split()), i) for i, k in enumerate(lanes) if variant in k.split()]
-    return list(lanes.values())[min(naming)[1]] if naming else {}
+    key = min((k for k in lanes if variant in k.split()), key=lambda k: len(k.split()), default=None)
+    return {} if key is None else lanes[key]
 
 
 def collect_rows(root: str | Path = "benchmarks/results") -> list[Row]:
