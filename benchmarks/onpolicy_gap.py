@@ -8,7 +8,8 @@ Session 17 found X-VLA as close to the expert as BC on the expert's own path (``
 it in closed loop. This runs ``study_push.action_gap`` for any task: per step, |policy action - scripted expert's
 action at the same state, clipped to the action bounds as the demos record it| (mean over action dims, raw units), first with the expert's actions executed (teacher-forced), then
 with the policy's (closed loop), on seeds from 10,000; and summarises the mean gap of each mode, split in closed
-loop by whether the episode succeeded, plus a chart per task (``study_push.plot_gap``: gap and hand-object distance
+loop by whether the episode succeeded and by phase (before the hand first comes within 4 cm of the object, and
+after: the grasp and carry), plus a chart per task (``study_push.plot_gap``: gap and hand-object distance
 over time).
 """
 
@@ -28,17 +29,40 @@ from study_push import action_gap, plot_gap
 from vlaforge.core.machine import describe_machine
 
 
+NEAR_M = 0.04
+"""Hand-object distance that ends the approach phase (the experts grasp the peg at ~2 cm)."""
+
+
+def split_at_contact(ep: dict, near: float = NEAR_M) -> tuple[list[float], list[float]]:
+    """An episode's per-step gaps before the hand first comes within ``near`` of the object, and from then on
+    (the grasp and carry phases); all of them before when it never does."""
+    close = [i for i, d in enumerate(ep["hand_puck"]) if d < near]
+    k = close[0] if close else len(ep["gap"])
+    return ep["gap"][:k], ep["gap"][k:]
+
+
 def summarise(gap: dict) -> dict:
-    """Mean per-step gaps: teacher-forced, closed loop, closed loop of the failed and of the successful episodes."""
-    def mean(eps: list[dict]) -> float | None:
-        steps = [g for ep in eps for g in ep["gap"]]
+    """Mean per-step gaps: teacher-forced, closed loop, closed loop of the failed and of the successful episodes;
+    with the hand-object distance recorded, also each mode's gap before and after the hand first reaches the object
+    and the share of closed-loop episodes in which it does."""
+    def mean(steps: list[float]) -> float | None:
         return round(float(np.mean(steps)), 4) if steps else None
 
+    def pooled(eps: list[dict]) -> float | None:
+        return mean([g for ep in eps for g in ep["gap"]])
+
     closed = gap["closed_loop"]
-    return {"teacher_forced": mean(gap["teacher_forced"]), "closed_loop": mean(closed),
-            "closed_loop_failed": mean([e for e in closed if not e["success"]]),
-            "closed_loop_succeeded": mean([e for e in closed if e["success"]]),
-            "success": round(float(np.mean([e["success"] for e in closed])), 3)}
+    out = {"teacher_forced": pooled(gap["teacher_forced"]), "closed_loop": pooled(closed),
+           "closed_loop_failed": pooled([e for e in closed if not e["success"]]),
+           "closed_loop_succeeded": pooled([e for e in closed if e["success"]]),
+           "success": round(float(np.mean([e["success"] for e in closed])), 3)}
+    if all("hand_puck" in ep for mode in ("teacher_forced", "closed_loop") for ep in gap[mode]):
+        for mode in ("teacher_forced", "closed_loop"):
+            parts = [split_at_contact(ep) for ep in gap[mode]]
+            out[f"{mode}_approach"] = mean([g for before, _ in parts for g in before])
+            out[f"{mode}_after_contact"] = mean([g for _, after in parts for g in after])
+        out["closed_loop_reached"] = round(float(np.mean([min(e["hand_puck"]) < NEAR_M for e in closed])), 3)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             s = results.setdefault(task, {})[name] = summarise(gaps[name])
             print(f"{task:22s} {name:44s} gap teacher-forced {s['teacher_forced']:.4f}  closed loop "
                   f"{s['closed_loop']:.4f} (failed {s['closed_loop_failed']}, succeeded {s['closed_loop_succeeded']})"
-                  f"  success {s['success']:.0%}  ({time.perf_counter() - t0:.0f} s)", flush=True)
+                  f"  success {s['success']:.0%}; approach / after contact: teacher-forced {s['teacher_forced_approach']}"
+                  f" / {s['teacher_forced_after_contact']}, closed loop {s['closed_loop_approach']} / "
+                  f"{s['closed_loop_after_contact']} (reached {s['closed_loop_reached']:.0%})"
+                  f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
         if a.out:
             Path(a.out).mkdir(parents=True, exist_ok=True)
             plot_gap(gaps, Path(a.out) / f"gap_{task}.png")

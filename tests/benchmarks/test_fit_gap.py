@@ -87,3 +87,11 @@ def test_onpolicy_summary_splits_closed_loop_by_outcome():
     s = onpolicy_gap.summarise(gap)
     assert s == {"teacher_forced": 0.1, "closed_loop": pytest.approx(0.2333, abs=1e-4), "closed_loop_failed": 0.3,
                  "closed_loop_succeeded": 0.1, "success": 0.5}
+    # with the hand-object distance: each mode split where the hand first comes within 4 cm of the object
+    gap["teacher_forced"][0]["hand_puck"] = [0.10, 0.02]
+    gap["closed_loop"][0]["hand_puck"] = [0.10, 0.05]  # never reached: all of it is approach
+    gap["closed_loop"][1]["hand_puck"] = [0.03]
+    s = onpolicy_gap.summarise(gap)
+    assert (s["teacher_forced_approach"], s["teacher_forced_after_contact"]) == (0.1, 0.1)
+    assert (s["closed_loop_approach"], s["closed_loop_after_contact"]) == (pytest.approx(0.3), 0.1)
+    assert s["closed_loop_reached"] == 0.5

@@ -131,14 +131,13 @@ class _Integrator:
         return self._step()
 
 
-def test_action_noise_perturbs_the_executed_action_and_records_the_clean_one(monkeypatch):
-    """DART: the env moves by expert + noise, the row records the expert's action at the state reached."""
+def _point_worker(monkeypatch, actor):
+    """This module's 1-D integrator under a closed-loop expert (x -> 0), with ``actor`` driving when not None."""
     from vlaforge.core.embodiment import EmbodimentSpec
     from vlaforge.sim import collect as C
 
     emb = EmbodimentSpec(name="point", action_names=("dx", "grip"), state_names=("x", "g"), action_low=(-1, -1),
                          action_high=(1, 1), cameras=(), fps=10, gripper_dims=(1,))
-    sim = type("Sim", (), {"embodiment": emb})()
     env = _Integrator()
 
     class Expert:
@@ -148,8 +147,18 @@ def test_action_noise_perturbs_the_executed_action_and_records_the_clean_one(mon
         def act(self, step):
             return np.array([-0.5 * step.privileged, 1.0], np.float32)
 
-    monkeypatch.setattr(C, "_WORKER", {"sim": sim, "envs": type("E", (), {"get": lambda self, t: env})(),
-                                       "experts": {"t": Expert()}})
+    worker = {"sim": type("Sim", (), {"embodiment": emb})(), "envs": type("E", (), {"get": lambda self, t: env})(),
+              "experts": {"t": Expert()}}
+    if actor is not None:
+        worker["actor"] = actor
+    monkeypatch.setattr(C, "_WORKER", worker)
+    monkeypatch.setattr(C, "_actor_action", lambda actor, step, task, sim: actor.act(step))
+    return C, env
+
+
+def test_action_noise_perturbs_the_executed_action_and_records_the_clean_one(monkeypatch):
+    """DART: the env moves by expert + noise, the row records the expert's action at the state reached."""
+    C, env = _point_worker(monkeypatch, None)
     ep = C.run_expert_episode("t", seed=3, max_steps=30, extra_steps=0, noise_std=0.2, noise_hold=4)
     x, executed = ep.state[:, 0], np.stack(env.executed)
     np.testing.assert_allclose(ep.action[:, 0], -0.5 * x, rtol=1e-6)  # the clean expert label at each state
@@ -168,3 +177,56 @@ def test_action_noise_needs_a_closed_loop_expert(tmp_path):
                 writer_factory=lambda c, k: RecordingWriter(), progress=False)
     with pytest.raises(ValueError, match="must be >= 0"):
         collect(_cfg(tmp_path, action_noise=-1.0), writer_factory=lambda c, k: RecordingWriter(), progress=False)
+
+
+def test_actor_drives_and_the_expert_labels_the_states_it_reaches(monkeypatch):
+    """DAgger: the env moves by the policy's action (here one that overshoots), each row records the expert's
+    action at the state the policy reached, and the policy is reset at the start of every episode."""
+    class Overshoot:
+        resets = 0
+
+        def reset(self):
+            self.resets += 1
+
+        def act(self, step):
+            return np.array([-1.5 * step.privileged, -1.0], np.float32)  # never converges: |1 - 1.5| = 0.5 per step
+
+    actor = Overshoot()
+    C, env = _point_worker(monkeypatch, actor)
+    ep = C.run_expert_episode("t", seed=0, max_steps=12, extra_steps=0)
+    x, executed = ep.state[:, 0], np.stack(env.executed)
+    np.testing.assert_allclose(executed[:, 0], -1.5 * x, rtol=1e-6)  # the actor's action was executed
+    np.testing.assert_allclose(ep.action[:, 0], -0.5 * x, rtol=1e-6)  # the expert's label was recorded
+    assert (ep.action[:, 1] == 1.0).all() and (executed[:, 1] == -1.0).all()
+    np.testing.assert_allclose(x[:3], [1.0, -0.5, 0.25])  # the actor's path, not the expert's (1, 0.5, 0.25)
+    C.run_expert_episode("t", seed=1, max_steps=3, extra_steps=0)
+    assert actor.resets == 2
+
+
+def test_actor_keeps_failed_rollouts(tmp_path):
+    """A DAgger collection keeps every rollout (a failed one's states are the ones to label) and reports the
+    failures; the real worker path loads the checkpoint and drives Meta-World with it."""
+    from vlaforge.testing import make_dummy_checkpoint
+
+    ckpt = make_dummy_checkpoint(tmp_path / "ckpt", image_size=(32, 32), cameras=("corner2",))
+    w = RecordingWriter()
+    summary = collect(_cfg(tmp_path, max_steps=15, actor=str(ckpt)), writer_factory=lambda c, k: w, progress=False)
+    rep = summary["per_task"]["reach-v3"]
+    assert [e[2]["seed"] for e in w.episodes] == [0, 1] == rep["kept_seeds"]  # no seed replaced
+    assert rep["kept_failures"] == 2 and rep["failed_seeds"] == [0, 1] and summary["episodes"] == 2
+    frames, _, extra = w.episodes[0]
+    assert frames[ACTION].shape == (15, 4) and extra["success_step"] is None
+    assert np.abs(frames[ACTION]).max() <= 1.0  # labels clipped to the action bounds, as demos record them
+
+
+def test_actor_must_see_what_the_collection_renders(tmp_path):
+    from vlaforge.testing import make_dummy_checkpoint
+
+    ckpt = make_dummy_checkpoint(tmp_path / "ckpt", image_size=(16, 16), cameras=("corner2",))
+    with pytest.raises(ValueError, match="--cameras corner2 --image-size 16"):
+        collect(_cfg(tmp_path, actor=str(ckpt)), writer_factory=lambda c, k: RecordingWriter(), progress=False)
+    with pytest.raises(ValueError, match="not a checkpoint directory"):
+        collect(_cfg(tmp_path, actor=str(tmp_path)), writer_factory=lambda c, k: RecordingWriter(), progress=False)
+    with pytest.raises(ValueError, match="--no-actions records none"):
+        collect(_cfg(tmp_path, actor=str(ckpt), no_actions=True), writer_factory=lambda c, k: RecordingWriter(),
+                progress=False)

@@ -67,3 +67,16 @@ def test_film_recipes_are_their_base_run_with_film_and_dart_demos(base_name, fil
     assert film.data.roots == ("data/mt10_64", "data/mt10_64_dart")
     assert dataclasses.replace(film.policy, instruction_film=False) == base.policy
     assert film.optim == base.optim and film.time_budget_minutes == base.time_budget_minutes
+
+
+def test_dagger_recipe_is_the_regression_run_with_its_dagger_round():
+    """``xvla_fast_film_dagger_mt10`` is the session-18 run: ``xvla_fast_film_mt10`` by regression, the DAgger
+    round's dataset added to the demos; nothing else differs."""
+    import dataclasses
+
+    recipes = {r.name: r for r in list_recipes()}
+    base, dagger = recipes["xvla_fast_film_mt10"](), recipes["xvla_fast_film_dagger_mt10"]()
+    assert dagger.policy.objective == "regression" != base.policy.objective
+    assert dagger.data.roots == (*base.data.roots, "data/mt10_64_dagger1")
+    assert dataclasses.replace(dagger.policy, objective=base.policy.objective) == base.policy
+    assert dagger.optim == base.optim and dagger.time_budget_minutes == base.time_budget_minutes

@@ -1,7 +1,8 @@
 """`vlaforge collect SIMULATOR --tasks mt10 --episodes-per-task 50 --out DIR ...`
 
 Records scripted-expert demonstrations (successful episodes only) as a LeRobot v3 dataset;
-SIMULATOR is any registered one (``vlaforge.sim.simulator``): metaworld, aloha.
+SIMULATOR is any registered one (``vlaforge.sim.simulator``): metaworld, aloha. With ``--actor CKPT`` a trained
+policy drives and the expert labels its states (DAgger; failed episodes kept).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 def _print_summary(summary: dict) -> None:
     print(f"\n{'task':<28} {'kept':>5} {'failed':>6} {'mean len':>9}")
     for task, r in summary["per_task"].items():
-        kept = r["successes"] + len(r.get("resumed_seeds", []))
+        kept = len(r["kept_seeds"]) + len(r.get("resumed_seeds", []))
         print(f"{task:<28} {kept:>5} {r['failures']:>6} {r['mean_length']:>9.1f}")
     print(f"{summary['episodes']} episodes kept, {summary['failures']} failed, {summary['env_steps']} env steps in "
           f"{summary['elapsed_s']:.0f} s: {summary['steps_per_s']:.0f} steps/s, "

@@ -13,6 +13,12 @@ for Robust Imitation Learning"): the env executes the expert's action plus Gauss
 dataset records the expert's clean action at the state the noise led to. A policy then sees how the
 expert recovers from states slightly off its own path, the states where a cloned policy's small
 errors take it in closed loop (issue 15: the MT10 X-VLA parts from the push expert at such states).
+
+``--actor CKPT`` collects DAgger data (Ross et al. 2011, "A Reduction of Imitation Learning and Structured
+Prediction to No-Regret Online Learning"): a trained policy drives the env and the dataset records the scripted
+expert's clean action at every state the policy reaches. These are the policy's own mistakes, labelled; failed
+episodes are kept (up to ``max_steps``), since their states are the ones the policy most needs labels for. Add
+the dataset to the demos and retrain (issue 15: on its own states the X-VLA parts from the expert after the grasp).
 """
 
 from __future__ import annotations
@@ -71,6 +77,10 @@ class CollectConfig:
     one. Needs a closed-loop expert (Meta-World's; ALOHA's replays a plan and cannot correct)."""
     noise_hold: int = 1
     """Steps one noise sample is held for: >1 gives drift like a policy's chunk errors, not jitter."""
+    actor: str | None = None
+    """DAgger: a policy checkpoint directory that drives the env; the dataset records the expert's clean action at
+    each state the policy reaches, and keeps failed episodes too (``episodes_per_task`` rollouts per task). Needs a
+    closed-loop expert and the checkpoint's cameras and image size."""
 
     @property
     def camera_list(self) -> tuple[str, ...]:
@@ -111,6 +121,8 @@ class TaskReport:
     kept_seeds: list[int] = field(default_factory=list)
     frames: int = 0
     mean_length: float = 0.0
+    kept_failures: int = 0
+    """Failed episodes kept (``--actor``: a DAgger rollout is labelled whether or not the policy succeeded)."""
     exhausted: bool = False
     resumed_seeds: list[int] = field(default_factory=list)
     """Episodes kept from an earlier, killed run of the same collection (``--resume``)."""
@@ -120,11 +132,22 @@ class TaskReport:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(simulator: str, image_size: tuple[int, int], cameras: tuple[str, ...], max_steps: int) -> None:
+def _init_worker(simulator: str, image_size: tuple[int, int], cameras: tuple[str, ...], max_steps: int,
+                 actor: str | None = None, in_pool: bool = False) -> None:
     sim = get_simulator(simulator)
     _WORKER["sim"] = sim
     _WORKER["envs"] = EnvCache(sim, image_size, cameras, max_steps)
     _WORKER["experts"] = {}
+    _WORKER.pop("actor", None)
+    if actor is not None:
+        import torch
+
+        from vlaforge.sim.evaluate import _Actor
+        from vlaforge.sim.sources import CheckpointSource
+
+        if in_pool:
+            torch.set_num_threads(1)  # one core per worker; the pool is the parallelism (as in evaluation)
+        _WORKER["actor"] = _Actor(CheckpointSource(actor).build(sim), None, sim.embodiment.action_dim)
     pool.on_worker_exit(_close_worker)
 
 
@@ -149,23 +172,28 @@ def action_noise(embodiment, std: float, hold: int, seed: int, steps: int) -> np
 def run_expert_episode(task: str, seed: int, max_steps: int, extra_steps: int, noise_std: float = 0.0,
                        noise_hold: int = 1) -> Episode:
     """Roll out the scripted expert on (task, seed) in this worker's env for that task; with
-    ``noise_std`` the env executes a perturbed action and the episode records the clean one (DART)."""
+    ``noise_std`` the env executes a perturbed action and the episode records the clean one (DART); with an
+    actor policy loaded in this worker the env executes the policy's action instead (DAgger)."""
     env = _WORKER["envs"].get(task)
     sim = _WORKER["sim"]
     if task not in _WORKER["experts"]:  # built once per worker and task, not per episode
         _WORKER["experts"][task] = sim.expert(task)
     expert = _WORKER["experts"][task]
+    actor = _WORKER.get("actor")
     noise = action_noise(sim.embodiment, noise_std, noise_hold, seed, max_steps)
     step = env.reset(seed)
     expert.reset(env, step)
+    if actor is not None:
+        actor.reset()
     rows: list[dict[str, np.ndarray]] = []
     actions: list[np.ndarray] = []
     success_step = None
     for t in range(max_steps):
-        action = sim.embodiment.clip_action(expert.act(step))
+        action = sim.embodiment.clip_action(expert.act(step))  # the label, whoever acts
         rows.append(step.obs)
         actions.append(action)
-        step = env.step(action if noise is None else sim.embodiment.clip_action(action + noise[t]))
+        executed = action if actor is None else _actor_action(actor, step, task, sim)
+        step = env.step(executed if noise is None else sim.embodiment.clip_action(executed + noise[t]))
         if step.success and success_step is None:
             success_step = t
         if success_step is not None and t - success_step >= extra_steps:
@@ -173,6 +201,12 @@ def run_expert_episode(task: str, seed: int, max_steps: int, extra_steps: int, n
     frames = {k: np.stack([r[k] for r in rows]) for k in rows[0] if k.startswith(IMAGE_PREFIX)}
     return Episode(task, seed, success_step is not None, success_step, frames,
                    np.stack([r[STATE] for r in rows]), np.stack(actions).astype(np.float32))
+
+
+def _actor_action(actor, step, task: str, sim) -> np.ndarray:
+    from vlaforge.sim.evaluate import policy_obs
+
+    return sim.embodiment.clip_action(actor.act(policy_obs(step, task, sim)))
 
 
 # ---- parent side ---------------------------------------------------------------
@@ -191,6 +225,7 @@ class _Scheduler:
         self.outstanding = dict(need)
         self.kept: dict[str, list[Episode]] = {t: [] for t in tasks}
         self.reports = {t: TaskReport(resumed_seeds=sorted(done.get(t, []))) for t in tasks}
+        self.keep_failures = cfg.actor is not None  # DAgger: a failed rollout's states are labelled too
 
     def on_result(self, ep: Episode) -> None:
         rep = self.reports[ep.task]
@@ -200,6 +235,10 @@ class _Scheduler:
             rep.successes += 1
             return
         rep.failed_seeds.append(ep.seed)
+        if self.keep_failures:
+            self.kept[ep.task].append(ep)
+            rep.kept_failures += 1
+            return
         if self.next_seed[ep.task] - self.cfg.seed_start < self.cfg.seed_cap:
             self.queue.appendleft((ep.task, self.next_seed[ep.task]))
             self.next_seed[ep.task] += 1
@@ -228,7 +267,8 @@ def collect(cfg: CollectConfig, writer_factory: Callable[..., Any] | None = None
     sched = _Scheduler(tasks, cfg, done)
     t0 = time.perf_counter()
     executor = pool.make_executor(cfg.workers, _init_worker,
-                                  (cfg.simulator, (cfg.image_size, cfg.image_size), cameras, cfg.max_steps))
+                                  (cfg.simulator, (cfg.image_size, cfg.image_size), cameras, cfg.max_steps,
+                                   cfg.actor, cfg.workers > 1))
     bar = _progress_bar(len(tasks) * cfg.episodes_per_task, progress)
     steps_total = 0
     try:
@@ -269,6 +309,31 @@ def _check_noise(cfg: CollectConfig, sim) -> None:
     if cfg.action_noise > 0 and cfg.no_actions:
         raise ValueError("--action-noise perturbs the actions a demo records; --no-actions records none: "
                          "pass only one")
+    if cfg.actor is not None:
+        _check_actor(cfg, sim)
+
+
+def _check_actor(cfg: CollectConfig, sim) -> None:
+    """A DAgger actor must be a checkpoint that sees what this collection renders, under a reacting expert."""
+    from vlaforge.sim.sources import CheckpointSource
+
+    if not sim.closed_loop_expert:
+        raise ValueError(f"--actor needs an expert that labels any state it is shown, and {sim.name}'s replays a "
+                         "trajectory planned at reset; collect without --actor")
+    if cfg.no_actions:
+        raise ValueError("--actor records the expert's labels at the policy's states; --no-actions records none: "
+                         "pass only one")
+    if not (Path(cfg.actor) / "config.json").is_file():
+        raise ValueError(f"--actor {cfg.actor}: not a checkpoint directory (no config.json); pass e.g. "
+                         "runs/NAME/checkpoints/last")
+    spec = CheckpointSource(cfg.actor).observation_spec() or {}
+    want = {"image_size": (cfg.image_size, cfg.image_size), "cameras": cfg.camera_list}
+    have = {"image_size": tuple(spec.get("image_size", ())), "cameras": tuple(spec.get("cameras", ()))}
+    if spec.get("camera_map") or have != want:
+        raise ValueError(f"--actor {cfg.actor} was trained on cameras {list(have['cameras'])} at "
+                         f"{have['image_size']}; this collection renders {list(want['cameras'])} at "
+                         f"{want['image_size']}: pass --cameras {','.join(have['cameras'])} --image-size "
+                         f"{have['image_size'][0] if have['image_size'] else '?'}")
 
 
 def _done_seeds(root: Path, tasks: list[str]) -> dict[str, list[int]]:
@@ -331,7 +396,7 @@ def _progress_bar(total: int, enabled: bool):
 def _update_bar(bar, ep: Episode, sched: _Scheduler, steps_total: int, t0: float) -> None:
     if bar is None:
         return
-    if ep.success:
+    if ep.success or sched.keep_failures:
         bar.update(1)
     failures = sum(len(r.failed_seeds) for r in sched.reports.values())
     rate = steps_total / max(1e-9, time.perf_counter() - t0)
@@ -349,7 +414,7 @@ def _summary(cfg: CollectConfig, tasks: list[str], sched: _Scheduler, steps: int
         "config": asdict(cfg),
         "tasks": tasks,
         "per_task": reports,
-        "episodes": sum(r["successes"] + len(r["resumed_seeds"]) for r in reports.values()),
+        "episodes": sum(len(r["kept_seeds"]) + len(r["resumed_seeds"]) for r in reports.values()),
         "failures": sum(r["failures"] for r in reports.values()),
         "env_steps": steps,
         "elapsed_s": round(elapsed, 2),
@@ -358,7 +423,7 @@ def _summary(cfg: CollectConfig, tasks: list[str], sched: _Scheduler, steps: int
         "images_per_s": round(steps * n_cams / max(elapsed, 1e-9), 1),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    short = [t for t, r in reports.items() if r["successes"] + len(r["resumed_seeds"]) < cfg.episodes_per_task]
+    short = [t for t, r in reports.items() if len(r["kept_seeds"]) + len(r["resumed_seeds"]) < cfg.episodes_per_task]
     if short:
         summary["warning"] = (f"tasks {short} reached the seed cap ({cfg.seed_cap}) with fewer than "
                               f"{cfg.episodes_per_task} successes")

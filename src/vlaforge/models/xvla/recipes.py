@@ -82,6 +82,7 @@ def xvla_effnet_frozen96_mt10() -> TrainConfig:
 
 
 MT10_DATA_DART = "data/mt10_64_dart"
+MT10_DATA_DAGGER = "data/mt10_64_dagger1"
 """The protocol's MT10 demos re-collected with DART noise (expert labels at noise-perturbed states; session 12):
 ``vlaforge collect metaworld --tasks mt10 --episodes-per-task 50 --image-size 64 --cameras corner2,gripperPOV
 --out data/mt10_64_dart --workers 2 --action-noise 0.3 --noise-hold 8``."""
@@ -174,6 +175,21 @@ def xvla_fast_film_mt10() -> TrainConfig:
     cfg.policy.instruction_film = True
     cfg.data.roots = (MT10_DATA, MT10_DATA_DART)
     cfg.out_dir = "runs/xvla_fast_film_mt10"
+    return cfg
+
+
+@register_recipe("xvla_fast_film_dagger_mt10")
+def xvla_fast_film_dagger_mt10() -> TrainConfig:
+    """The best X-VLA on MT10 (90.0%, 90.3% over 300 episodes; BENCHMARKS.md session 18): ``xvla_fast_film_mt10``
+    trained by L1 regression (one pass per chunk, 7 ms) on the clean and DART demos plus one DAgger round, 200
+    rollouts of the regression run labelled by the scripted expert. Collect that round first from a trained
+    ``xvla_fast_film_mt10 --policy.objective regression`` run: ``vlaforge collect metaworld --tasks mt10
+    --episodes-per-task 20 --image-size 64 --cameras corner2,gripperPOV --seed-start 3000 --max-steps 250
+    --actor runs/NAME/checkpoints/last --out data/mt10_64_dagger1`` (``benchmarks/queue_session18.sh``)."""
+    cfg = xvla_fast_film_mt10()
+    cfg.policy.objective = "regression"
+    cfg.data.roots = (MT10_DATA, MT10_DATA_DART, MT10_DATA_DAGGER)
+    cfg.out_dir = "runs/xvla_fast_film_dagger_mt10"
     return cfg
 
 
