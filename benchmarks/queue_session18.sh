@@ -27,8 +27,9 @@ fi
 if [ "$part" = bc_dagger ]; then
     # BC on the data of an X-VLA DAgger run (its tag and its comma list of datasets), at that run's sample count (read
     # from its train_summary.json): the X-VLA's DAgger rollouts are data BC may use too
-    #   bash benchmarks/queue_session18.sh bc_dagger xvla_fast_clean_dart_dagger2_film_regression \
-    #       $DATA,data/mt10_64_dagger1,data/mt10_64_dagger2 bc_tiny_clean_dart_dagger2_eqsamples
+    # (session 18 ran it once, on round 1's data:
+    #   bash benchmarks/queue_session18.sh bc_dagger xvla_fast_clean_dart_dagger1_film_regression \
+    #       data/mt10_64,data/mt10_64_dart,data/mt10_64_dagger1 bc_tiny_clean_dart_dagger1_eqsamples)
     xtag=$2 data=$3 tag=$4
     steps=$($PY -c "import json; print(json.load(open('runs/bench/$xtag/train_summary.json'))['steps'])")
     run $PY benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --tag "$tag" --data "$data" --steps "$steps" \
@@ -62,4 +63,13 @@ if [ "$part" = probes_bc ]; then
     run $PY benchmarks/onpolicy_gap.py runs/bench/bc_tiny_clean_dart_dagger1_eqsamples \
         --tasks peg-insert-side-v3,pick-place-v3 --episodes 10 --threads 1 \
         --out benchmarks/results/fit_gap/onpolicy_dagger_bc
+fi
+if [ "$part" = ensemble ]; then
+    # peg-insert's carry-phase error has the chunk's 8-step period (session 17); a new chunk every 4 steps did not
+    # fix it. Evaluation only: the round-1 checkpoint with ACT's temporal ensembling (a chunk every step, the
+    # overlapping predictions averaged with weights exp(-0.01 i)), the protocol's episodes
+    ln -sfn xvla_fast_clean_dart_dagger1_film_regression runs/bench/xvla_fast_clean_dart_dagger1_film_regression_ens
+    run $PY benchmarks/bench_mt10.py --recipe xvla_fast_film_mt10 --tag xvla_fast_clean_dart_dagger1_film_regression_ens \
+        --data $DATA,data/mt10_64_dagger1 --override=--policy.objective=regression --skip-train --temporal-ensemble 0.01 \
+        --note 'the xvla_fast_clean_dart_dagger1_film_regression checkpoint with temporal ensembling (k 0.01, a chunk every step)'
 fi

@@ -163,10 +163,10 @@ def _obs(t):
 
 
 def test_temporal_ensemble_averages_every_stored_chunk_as_act():
-    from vlaforge.sim.evaluate import TemporalEnsemble, _Actor
+    from vlaforge.sim.evaluate import TemporalEnsemble, PolicyActor
 
     p = _Counting.make(chunk_size=4)
-    actor = _Actor(p, None, 4, TemporalEnsemble(k=0.0))  # k = 0: a plain mean of the overlapping predictions
+    actor = PolicyActor(p, None, 4, TemporalEnsemble(k=0.0))  # k = 0: a plain mean of the overlapping predictions
     actor.reset()
     got = [float(actor.act(_obs(t))[0]) for t in range(6)]
     # step t: chunks queried at t0 = t-3..t (query number t0 + 1) predict 100 (t0 + 1) + (t - t0) for step t
@@ -175,7 +175,7 @@ def test_temporal_ensemble_averages_every_stored_chunk_as_act():
     actor.reset()  # a new episode forgets every stored chunk
     assert float(actor.act(_obs(0))[0]) == 700.0
     # ACT's k > 0 weights the oldest prediction most
-    actor = _Actor(_Counting.make(chunk_size=4), None, 4, TemporalEnsemble(k=0.5))
+    actor = PolicyActor(_Counting.make(chunk_size=4), None, 4, TemporalEnsemble(k=0.5))
     actor.reset()
     a0, a1 = (float(actor.act(_obs(t))[0]) for t in range(2))
     w = np.exp(-0.5 * np.arange(2)) / np.exp(-0.5 * np.arange(2)).sum()
@@ -183,10 +183,10 @@ def test_temporal_ensemble_averages_every_stored_chunk_as_act():
 
 
 def test_temporal_ensemble_queries_every_n_steps_and_keeps_the_history():
-    from vlaforge.sim.evaluate import TemporalEnsemble, _Actor
+    from vlaforge.sim.evaluate import TemporalEnsemble, PolicyActor
 
     p = _Counting.make(chunk_size=4, n_obs_steps=2)
-    actor = _Actor(p, None, 4, TemporalEnsemble(k=0.01, query_every=2))
+    actor = PolicyActor(p, None, 4, TemporalEnsemble(k=0.01, query_every=2))
     actor.reset()
     for t in range(5):
         actor.act(_obs(t))
@@ -197,12 +197,12 @@ def test_temporal_ensemble_queries_every_n_steps_and_keeps_the_history():
 
 def test_temporal_ensemble_errors_name_the_fix(tmp_path):
     from vlaforge.core.errors import ConfigError
-    from vlaforge.sim.evaluate import TemporalEnsemble, _Actor
+    from vlaforge.sim.evaluate import TemporalEnsemble, PolicyActor
 
     with pytest.raises(ConfigError, match="--n-action-steps and temporal ensembling"):
-        _Actor(_Counting.make(), 4, 4, TemporalEnsemble())
+        PolicyActor(_Counting.make(), 4, 4, TemporalEnsemble())
     with pytest.raises(ConfigError, match="local checkpoint"):
-        _Actor(type("RemotePolicy", (), {"select_action": lambda self, obs: None})(), None, 4, TemporalEnsemble())
+        PolicyActor(type("RemotePolicy", (), {"select_action": lambda self, obs: None})(), None, 4, TemporalEnsemble())
     with pytest.raises(ConfigError, match="query_every=0"):
         TemporalEnsemble(query_every=0)
     res = run_eval(InProcessSource(_Counting.make()), suite="reach", episodes_per_task=1, max_steps=5, workers=1,

@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     sim, rest = SIMULATORS.get(argv[0]), argv[1:]
     cfg = tyro.cli(CollectConfig, args=rest, prog=f"vlaforge collect {sim.name}",
-                   description="Record successful scripted-expert episodes as a LeRobot v3 dataset.")
+                   description="Record successful scripted-expert episodes as a LeRobot v3 dataset (with --actor: "
+                               "a trained policy's rollouts, every state labelled by the expert).")
     cfg = dataclasses.replace(cfg, simulator=sim.name)
     try:
         summary = collect(cfg)

@@ -142,12 +142,12 @@ def _init_worker(simulator: str, image_size: tuple[int, int], cameras: tuple[str
     if actor is not None:
         import torch
 
-        from vlaforge.sim.evaluate import _Actor
+        from vlaforge.sim.evaluate import PolicyActor
         from vlaforge.sim.sources import CheckpointSource
 
         if in_pool:
             torch.set_num_threads(1)  # one core per worker; the pool is the parallelism (as in evaluation)
-        _WORKER["actor"] = _Actor(CheckpointSource(actor).build(sim), None, sim.embodiment.action_dim)
+        _WORKER["actor"] = PolicyActor(CheckpointSource(actor).build(sim), None, sim.embodiment.action_dim)
     pool.on_worker_exit(_close_worker)
 
 
@@ -260,6 +260,8 @@ def collect(cfg: CollectConfig, writer_factory: Callable[..., Any] | None = None
         raise ValueError("--resume continues the dataset in --out and --overwrite deletes it: pass only one")
     check_collection_seeds(cfg.seed_start, cfg.seed_cap)
     _check_noise(cfg, sim)
+    if cfg.actor is not None:
+        _check_actor(cfg, sim)
     cameras = cfg.camera_list
     sim.check_cameras(cameras)
     done = _done_seeds(Path(cfg.out), tasks) if cfg.resume else None  # checked before the writer touches out
@@ -309,8 +311,6 @@ def _check_noise(cfg: CollectConfig, sim) -> None:
     if cfg.action_noise > 0 and cfg.no_actions:
         raise ValueError("--action-noise perturbs the actions a demo records; --no-actions records none: "
                          "pass only one")
-    if cfg.actor is not None:
-        _check_actor(cfg, sim)
 
 
 def _check_actor(cfg: CollectConfig, sim) -> None:

@@ -81,8 +81,8 @@ class _ChunkSource:
         self.policy.reset()
 
 
-class _Actor:
-    """One action per env step from a policy. A policy with ``select_action`` keeps its own
+class PolicyActor:
+    """One action per env step from a policy (the evaluation runner's, and ``vlaforge collect --actor``'s). A policy with ``select_action`` keeps its own
     history and queue (an override of K is set on its config); a bare ``predict_action_chunk``
     policy is queued here, K actions per chunk, with a single-frame history. With ``ensemble``
     a local policy's chunks are temporally ensembled (``TemporalEnsemble``) instead of queued."""
@@ -204,7 +204,7 @@ def _init_worker(source: PolicySource, simulator: str, image_size: tuple[int, in
         torch.set_num_threads(1)  # one core per worker; the pool is the parallelism
     sim = get_simulator(simulator)
     policy = source.build(sim)
-    _WORKER.update(sim=sim, actor=_Actor(policy, n_action_steps, sim.embodiment.action_dim, ensemble), cameras=cameras,
+    _WORKER.update(sim=sim, actor=PolicyActor(policy, n_action_steps, sim.embodiment.action_dim, ensemble), cameras=cameras,
                    privileged=bool(getattr(policy, "uses_privileged_obs", False)),
                    uses_images=bool(getattr(policy, "uses_images", True)),
                    envs=EnvCache(sim, image_size, cameras, max_steps))
