@@ -73,3 +73,10 @@ if [ "$part" = ensemble ]; then
         --data $DATA,data/mt10_64_dagger1 --override=--policy.objective=regression --skip-train --temporal-ensemble 0.01 \
         --note 'the xvla_fast_clean_dart_dagger1_film_regression checkpoint with temporal ensembling (k 0.01, a chunk every step)'
 fi
+if [ "$part" = bc_nostate ]; then
+    # session 17: X-VLA's chunk follows the state, BC's the images. Does BC need its state at all? One change against
+    # bc_tiny_clean_dart_dagger1_eqsamples: no state input (the chunk from images and instruction alone)
+    run $PY benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --tag bc_tiny_clean_dart_dagger1_eqsamples_nostate \
+        --data $DATA,data/mt10_64_dagger1 --steps 22449 --override=--data.batch-size=32 --override=--policy.no-use-state \
+        --note "bc_tiny_clean_dart_dagger1_eqsamples without the state input (use_state False)"
+fi
