@@ -124,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         result = train(cfg)
         ckpt, summary = result.checkpoint, result.summary
-    metas = [load_meta(r).episodes.get("seed") for r in data_roots(a)]
-    seeds = None if any(m is None for m in metas) else [s for m in metas for s in m]
+    metas = {r: load_meta(r) for r in data_roots(a)}
+    seeds = None if any(m.episodes.get("seed") is None for m in metas.values()) else \
+        [s for m in metas.values() for s in m.episodes["seed"]]
     results = run_eval(CheckpointSource(str(ckpt), parse_overrides(a.set)), "mt10", a.episodes_per_task,
                        seed_start=10_000, max_steps=500, n_action_steps=a.n_action_steps, workers=a.workers,
                        out_dir=out, videos_per_task=a.videos_per_task,
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                        ensemble=None if a.temporal_ensemble is None else TemporalEnsemble(a.temporal_ensemble,
                                                                                           a.query_every))
     results["benchmark"] = {
-        "protocol": protocol_line(results),
+        "protocol": protocol_line(results, {r: m.info.get("total_episodes") for r, m in metas.items()}),
         "tag": tag, "recipe": a.recipe, "family": cfg.policy.family, "preset": cfg.policy.preset, "note": a.note,
         "command": "python benchmarks/bench_mt10.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
         "args": asdict(a), "train": summary, "train_minutes": round(summary["train_seconds"] / 60, 2),
@@ -146,12 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def protocol_line(results: dict) -> str:
-    """The protocol as this run met it: the views' cameras and size come from the evaluation (the protocol's
-    64x64, or the size an image-size ablation trained at)."""
+def protocol_line(results: dict, data: dict[str, int | None]) -> str:
+    """The protocol as this run met it: the datasets it trained on with their episode counts (the protocol's 50
+    demos per task, or those plus DART / DAgger rounds), the views' cameras and size from the evaluation (the
+    protocol's 64x64, or the size an image-size ablation trained at)."""
     h, w = results.get("image_size") or (64, 64)
     cams = "+".join(results.get("cameras") or ("corner2", "gripperPOV"))
-    return f"MT10, 50 demos/task, {cams} {h}x{w}, <=45 min training, 10 eps/task from seed 10000"
+    trained = " + ".join(f"{root} ({n if n is not None else '?'} episodes)" for root, n in data.items())
+    return f"MT10, trained on {trained}, {cams} {h}x{w}, <=45 min training, 10 eps/task from seed 10000"
 
 
 def _print(results: dict) -> None:

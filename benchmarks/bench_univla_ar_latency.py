@@ -5,7 +5,8 @@ views and one history frame (2 x 130 image tokens + 4 prefix tokens), a FAST tok
 fitted on synthetic smooth chunks. Decoding is forced to a fixed number of action tokens
 (``--tokens``, about FAST's mean length for MT10 chunks, + eoa) so both modes do the
 same work; ``predict_action_chunk`` end to end (VQ encode + decoding + FAST decode) is
-timed too. Writes benchmarks/results/univla_ar_latency.json.
+timed too. The KV cache is timed preallocated (``kv_cache``, the default: each token written in place) and
+growing by concatenation (``kv_cache_growing``, before session 19). Writes benchmarks/results/univla_ar_latency.json.
 
     .venv/bin/python benchmarks/bench_univla_ar_latency.py [--tokens 20 --repeats 10 --threads 2]
 """
@@ -89,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             res["profile_decode_top_ops"] = profile_table(
                 lambda: policy.generate(obs["task"], prompt, allowed, args.tokens), rows=15).splitlines()
-        for name, cache in (("kv_cache", True), ("no_cache", False)):
-            ms = timed(lambda: policy.generate(obs["task"], prompt, allowed, args.tokens, use_cache=cache),
-                       args.repeats)
+        for name, cache, static in (("kv_cache", True, True), ("kv_cache_growing", True, False),
+                                    ("no_cache", False, False)):
+            ms = timed(lambda: policy.generate(obs["task"], prompt, allowed, args.tokens, use_cache=cache,
+                                               static_cache=static), args.repeats)
             res[name] = {"median_ms_per_chunk": statistics.median(ms), "min_ms": min(ms),
                          "ms_per_token": statistics.median(ms) / args.tokens}
         e2e = timed(lambda: policy.predict_action_chunk(obs), args.repeats)
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     res["predict_action_chunk_note"] = (f"VQ-encodes {2 * c.n_obs_steps} frames, decodes until eoa or "
                                         f"{c.max_action_tokens} tokens (random weights rarely emit eoa), FAST-decodes")
     res["speedup_kv_cache"] = res["no_cache"]["median_ms_per_chunk"] / res["kv_cache"]["median_ms_per_chunk"]
+    res["speedup_static_over_growing_cache"] = (res["kv_cache_growing"]["median_ms_per_chunk"]
+                                                / res["kv_cache"]["median_ms_per_chunk"])
     result = {
         "benchmark": "univla_ar inference latency per action chunk, batch 1",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -133,7 +133,8 @@ def test_kv_cached_decoding_equals_uncached(fast):
         allowed = pol.allowed_ids(kind)
         a = pol.generate(["x", "y", "z"], ids, allowed, n, use_cache=True)
         b = pol.generate(["x", "y", "z"], ids, allowed, n, use_cache=False)
-        assert torch.equal(a, b)
+        grown = pol.generate(["x", "y", "z"], ids, allowed, n, static_cache=False)  # concatenated, not in place
+        assert torch.equal(a, b) and torch.equal(a, grown)
     fut = pol.predict_future(obs_of(make_batch()))
     assert fut["future.images.corner2"].shape == (3, 1, 3, 64, 64)
     assert fut["future.codes"].shape == (3, 2, 8, 8)

@@ -151,3 +151,26 @@ def test_adaln_condition_is_zero_at_init_and_per_sample_after():
     assert not torch.allclose(out[1], out2[1])
     with pytest.raises(ValueError, match="needs cond"):
         cond(x)
+
+
+def test_static_kv_cache_matches_growing_one():
+    """KVCache(capacity) writes each token into preallocated buffers; decoding, an outgrown buffer, crop and
+    reorder give what the concatenating cache gives."""
+    net = Transformer(16, depth=2, heads=2).eval()
+    x = torch.randn(2, 9, 16)
+    full = net(x, mask=causal_mask(9))
+    for capacity in (9, 5, 1):  # exact, outgrown after the prefill, outgrown at once
+        cache = KVCache(capacity=capacity)
+        outs = [net(x[:, :4], kv_cache=cache)] + [net(x[:, i:i + 1], kv_cache=cache) for i in range(4, 9)]
+        assert cache.length == 9
+        assert torch.allclose(torch.cat(outs, 1), full, atol=1e-5)
+    cache = KVCache(capacity=16)
+    net(x[:, :6], kv_cache=cache)
+    cache.crop(4)                                   # roll back, then decode over the dropped positions again
+    again = net(x[:, 4:5], kv_cache=cache)
+    assert cache.length == 5 and torch.allclose(again, full[:, 4:5], atol=1e-5)
+    cache.reorder(torch.tensor([1]))                # keep row 1: the next write goes to fresh buffers
+    last = net(x[1:, 5:6], kv_cache=cache)
+    assert torch.allclose(last, full[1:, 5:6], atol=1e-5)
+    with pytest.raises(ValueError, match="capacity"):
+        KVCache(capacity=0)

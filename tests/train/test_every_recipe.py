@@ -80,3 +80,13 @@ def test_dagger_recipe_is_the_regression_run_with_its_dagger_round():
     assert dagger.data.roots == (*base.data.roots, "data/mt10_64_dagger1")
     assert dataclasses.replace(dagger.policy, objective=base.policy.objective) == base.policy
     assert dagger.optim == base.optim and dagger.time_budget_minutes == base.time_budget_minutes
+
+
+def test_flow_dagger_recipe_is_the_flow_run_with_both_dagger_rounds():
+    """``xvla_fast_film_dagger_flow_mt10`` is the session-19 run: ``xvla_fast_film_mt10`` as it is (flow), the
+    regression policy's DAgger round and the flow policy's own added to the demos; nothing else differs."""
+    recipes = {r.name: r for r in list_recipes()}
+    base, flow = recipes["xvla_fast_film_mt10"](), recipes["xvla_fast_film_dagger_flow_mt10"]()
+    assert flow.policy == base.policy and flow.policy.objective == "flow"
+    assert flow.data.roots == (*base.data.roots, "data/mt10_64_dagger1", "data/mt10_64_dagger_flow")
+    assert flow.optim == base.optim and flow.time_budget_minutes == base.time_budget_minutes

@@ -61,12 +61,22 @@ class KVCache:
     tokens); each layer appends its new keys/values as the pass goes through it.
     Set ``append = False`` to attend to the cache without growing it (e.g. flow
     steps over a cached prefix), or roll back with ``crop(length)``.
+
+    ``capacity`` (static mode, for token-by-token decoding): each layer's keys and values live in buffers of that
+    many positions, allocated once, and every step writes its new token into them in place, where the default
+    concatenates (a copy of the whole cache per layer and token). ``keys`` / ``values`` are then views of the
+    filled part; a buffer outgrown is replaced by one twice the size, so a wrong capacity costs speed, not results.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int | None = None) -> None:
+        if capacity is not None and capacity < 1:
+            raise ValueError(f"KVCache capacity={capacity}: give the most tokens the cache will hold (prompt + "
+                             "new tokens), or None to grow by concatenation")
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
         self.append = True
+        self.capacity = capacity
+        self._buffers: list[tuple[torch.Tensor, torch.Tensor] | None] = []  # static mode: (B, nh, capacity, hs)
 
     @property
     def length(self) -> int:
@@ -77,6 +87,8 @@ class KVCache:
         if layer > len(self.keys):
             raise IndexError(f"KVCache: layer {layer} updated before layer {len(self.keys)}; "
                              "give each Attention a distinct layer_idx in order")
+        if self.append and self.capacity is not None:
+            return self._write(layer, k, v)
         if layer == len(self.keys):
             if self.append:
                 self.keys.append(k)
@@ -85,6 +97,29 @@ class KVCache:
         k_all = torch.cat([self.keys[layer], k], dim=2)  # (B, nh, L + N, hs)
         v_all = torch.cat([self.values[layer], v], dim=2)
         if self.append:
+            self.keys[layer], self.values[layer] = k_all, v_all
+        return k_all, v_all
+
+    def _write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Static mode: the new keys / values into ``layer``'s buffers in place; (B, nh, L + N, hs) views back."""
+        new_layer = layer == len(self.keys)
+        n_old = 0 if new_layer else self.keys[layer].shape[2]
+        n = n_old + k.shape[2]
+        buf = None if new_layer or layer >= len(self._buffers) else self._buffers[layer]
+        if buf is None or buf[0].shape[2] < n or buf[0].shape[:2] != k.shape[:2] or buf[0].dtype != k.dtype:
+            cap = max(self.capacity, n if buf is None else 2 * n)
+            buf = (k.new_empty(k.shape[0], k.shape[1], cap, k.shape[3]),
+                   v.new_empty(v.shape[0], v.shape[1], cap, v.shape[3]))
+            if n_old:  # the cache so far into the new buffers (a first write, a reorder or an outgrown buffer)
+                buf[0][:, :, :n_old], buf[1][:, :, :n_old] = self.keys[layer], self.values[layer]
+            self._buffers += [None] * (layer + 1 - len(self._buffers))
+            self._buffers[layer] = buf
+        buf[0][:, :, n_old:n], buf[1][:, :, n_old:n] = k, v
+        k_all, v_all = buf[0][:, :, :n], buf[1][:, :, :n]  # views of the filled part
+        if new_layer:
+            self.keys.append(k_all)
+            self.values.append(v_all)
+        else:
             self.keys[layer], self.values[layer] = k_all, v_all
         return k_all, v_all
 
@@ -97,6 +132,7 @@ class KVCache:
         """Select batch rows (beam search / dropping finished sequences)."""
         self.keys = [k.index_select(0, index) for k in self.keys]
         self.values = [v.index_select(0, index) for v in self.values]
+        self._buffers = [None] * len(self._buffers)  # static mode: new buffers on the next write
 
 
 # ---- rotary position embedding ----------------------------------------------

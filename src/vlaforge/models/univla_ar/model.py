@@ -254,13 +254,15 @@ class UniVLAARPolicy(Policy):
     # ---- decoding ----------------------------------------------------------------
     @torch.no_grad()
     def generate(self, tasks: Sequence[str], ids: torch.Tensor, allowed: torch.Tensor, max_new: int,
-                 stop_id: int | None = None, use_cache: bool = True) -> torch.Tensor:
+                 stop_id: int | None = None, use_cache: bool = True, static_cache: bool = True) -> torch.Tensor:
         """Greedy decoding after prompt ``ids`` (B, L), logits restricted to ``allowed`` (V,) bool.
 
+        ``static_cache``: the KV cache preallocated for prompt + ``max_new`` tokens and written in place (False:
+        concatenated per token, the same result, ``benchmarks/bench_univla_ar_latency.py`` times both).
         Returns (B, n<=max_new) new ids; after ``stop_id`` a row is filled with pad."""
         pad = self.config.special["pad"]
         x = self._embed(tasks, ids)  # (B, P + L, D)
-        cache = KVCache() if use_cache else None
+        cache = KVCache(capacity=x.shape[1] + max_new if static_cache else None) if use_cache else None
         logits = self.head(self._hidden(x, cache)[:, -1])  # (B, V)
         done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
         out: list[torch.Tensor] = []

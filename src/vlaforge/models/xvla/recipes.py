@@ -82,10 +82,14 @@ def xvla_effnet_frozen96_mt10() -> TrainConfig:
 
 
 MT10_DATA_DART = "data/mt10_64_dart"
-MT10_DATA_DAGGER = "data/mt10_64_dagger1"
 """The protocol's MT10 demos re-collected with DART noise (expert labels at noise-perturbed states; session 12):
 ``vlaforge collect metaworld --tasks mt10 --episodes-per-task 50 --image-size 64 --cameras corner2,gripperPOV
 --out data/mt10_64_dart --workers 2 --action-noise 0.3 --noise-hold 8``."""
+MT10_DATA_DAGGER = "data/mt10_64_dagger1"
+"""DAgger round 1 (session 18): 200 rollouts of the regression ``xvla_fast_film_mt10``, labelled by the expert."""
+MT10_DATA_DAGGER_FLOW = "data/mt10_64_dagger_flow"
+"""The flow policy's DAgger round (session 19): 200 rollouts of a flow ``xvla_fast_film_mt10`` trained on the demos
+and round 1, labelled by the expert (seeds 3,200+)."""
 
 
 @register_recipe("xvla_effnet_frozen_film_mt10")
@@ -190,6 +194,20 @@ def xvla_fast_film_dagger_mt10() -> TrainConfig:
     cfg.policy.objective = "regression"
     cfg.data.roots = (MT10_DATA, MT10_DATA_DART, MT10_DATA_DAGGER)
     cfg.out_dir = "runs/xvla_fast_film_dagger_mt10"
+    return cfg
+
+
+@register_recipe("xvla_fast_film_dagger_flow_mt10")
+def xvla_fast_film_dagger_flow_mt10() -> TrainConfig:
+    """The best X-VLA on MT10 (BENCHMARKS.md session 19): ``xvla_fast_film_mt10`` with its own flow-matching
+    objective on the clean and DART demos, DAgger round 1 (``MT10_DATA_DAGGER``) and the flow policy's own DAgger
+    round. The chain, 45 minutes each: ``xvla_fast_film_dagger_mt10`` with ``--policy.objective flow`` (the demos +
+    round 1), then ``vlaforge collect metaworld --tasks mt10 --episodes-per-task 20 --image-size 64 --cameras
+    corner2,gripperPOV --seed-start 3200 --max-steps 250 --actor runs/NAME/checkpoints/last --out
+    data/mt10_64_dagger_flow``, then this (``benchmarks/queue_session19.sh``)."""
+    cfg = xvla_fast_film_mt10()
+    cfg.data.roots = (MT10_DATA, MT10_DATA_DART, MT10_DATA_DAGGER, MT10_DATA_DAGGER_FLOW)
+    cfg.out_dir = "runs/xvla_fast_film_dagger_flow_mt10"
     return cfg
 
 
