@@ -65,11 +65,14 @@ if [ "$part" = xvla_flow_dagger ]; then
     wide_eval ${T}_noise0 --set init_noise_scale=0
 fi
 if [ "$part" = noise_half ]; then
-    # evaluation only: between the sampler's spread (1: peg-insert 80%, reach 63% over 300) and none (0: 63%, 73%),
-    # init_noise_scale 0.5 on the flow + DAgger-round-1 checkpoint, the protocol's and the wider episodes
-    T=xvla_fast_clean_dart_dagger1_film_flow
+    # evaluation only: between the sampler's spread (1) and none (0), init_noise_scale 0.5 on a flow checkpoint (its
+    # tag and its comma list of datasets), the protocol's and the wider episodes. Session 19 ran it on the best X-VLA:
+    #   bash benchmarks/queue_session19.sh noise_half xvla_fast_clean_dart_dagger1_flowdagger_film_flow \
+    #       data/mt10_64,data/mt10_64_dart,data/mt10_64_dagger1,data/mt10_64_dagger_flow
+    # (over 300 episodes spread 1 gave peg-insert 87% / push 83%, spread 0 67% / 100%)
+    T=$2 data=$3
     ln -sfn $T runs/bench/${T}_noise05
-    run $PY benchmarks/bench_mt10.py --recipe xvla_fast_film_dagger_mt10 --tag ${T}_noise05 --data $DATA \
+    run $PY benchmarks/bench_mt10.py --recipe xvla_fast_film_dagger_mt10 --tag ${T}_noise05 --data "$data" \
         --override=--policy.objective=flow --skip-train --set init_noise_scale=0.5 \
         --note "the $T checkpoint evaluated with init_noise_scale=0.5"
     wide_eval ${T}_noise05 --set init_noise_scale=0.5

@@ -110,7 +110,7 @@ class KVCache:
             cap = max(self.capacity, n if buf is None else 2 * n)
             buf = (k.new_empty(k.shape[0], k.shape[1], cap, k.shape[3]),
                    v.new_empty(v.shape[0], v.shape[1], cap, v.shape[3]))
-            if n_old:  # the cache so far into the new buffers (a first write, a reorder or an outgrown buffer)
+            if n_old:  # the cache so far into the new buffers (after a reorder, or an outgrown buffer)
                 buf[0][:, :, :n_old], buf[1][:, :, :n_old] = self.keys[layer], self.values[layer]
             self._buffers += [None] * (layer + 1 - len(self._buffers))
             self._buffers[layer] = buf

@@ -184,10 +184,10 @@ def xvla_fast_film_mt10() -> TrainConfig:
 
 @register_recipe("xvla_fast_film_dagger_mt10")
 def xvla_fast_film_dagger_mt10() -> TrainConfig:
-    """The best X-VLA on MT10 (90.0%, 90.3% over 300 episodes; BENCHMARKS.md session 18): ``xvla_fast_film_mt10``
-    trained by L1 regression (one pass per chunk, 7 ms) on the clean and DART demos plus one DAgger round, 200
-    rollouts of the regression run labelled by the scripted expert. Collect that round first from a trained
-    ``xvla_fast_film_mt10 --policy.objective regression`` run: ``vlaforge collect metaworld --tasks mt10
+    """The best X-VLA on MT10 until session 19 (90.0%, 90.3% over 300 episodes; BENCHMARKS.md session 18):
+    ``xvla_fast_film_mt10`` trained by L1 regression (one pass per chunk, 7 ms) on the clean and DART demos plus one
+    DAgger round, 200 rollouts of the regression run labelled by the scripted expert. Collect that round first from a
+    trained ``xvla_fast_film_mt10 --policy.objective regression`` run: ``vlaforge collect metaworld --tasks mt10
     --episodes-per-task 20 --image-size 64 --cameras corner2,gripperPOV --seed-start 3000 --max-steps 250
     --actor runs/NAME/checkpoints/last --out data/mt10_64_dagger1`` (``benchmarks/queue_session18.sh``)."""
     cfg = xvla_fast_film_mt10()
@@ -199,9 +199,10 @@ def xvla_fast_film_dagger_mt10() -> TrainConfig:
 
 @register_recipe("xvla_fast_film_dagger_flow_mt10")
 def xvla_fast_film_dagger_flow_mt10() -> TrainConfig:
-    """The best X-VLA on MT10 (BENCHMARKS.md session 19): ``xvla_fast_film_mt10`` with its own flow-matching
-    objective on the clean and DART demos, DAgger round 1 (``MT10_DATA_DAGGER``) and the flow policy's own DAgger
-    round. The chain, 45 minutes each: ``xvla_fast_film_dagger_mt10`` with ``--policy.objective flow`` (the demos +
+    """The best X-VLA on MT10 (96.0% on the protocol, 95.3% over 300 episodes; BC on the same data at the same
+    samples 96.0% / 93.7%; BENCHMARKS.md session 19): ``xvla_fast_film_mt10`` with its own flow-matching objective on
+    the clean and DART demos, DAgger round 1 (``MT10_DATA_DAGGER``) and the flow policy's own DAgger round. The
+    chain, 45 minutes each: ``xvla_fast_film_dagger_mt10`` with ``--policy.objective flow`` (the demos +
     round 1), then ``vlaforge collect metaworld --tasks mt10 --episodes-per-task 20 --image-size 64 --cameras
     corner2,gripperPOV --seed-start 3200 --max-steps 250 --actor runs/NAME/checkpoints/last --out
     data/mt10_64_dagger_flow``, then this (``benchmarks/queue_session19.sh``)."""
