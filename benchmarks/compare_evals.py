@@ -2,6 +2,7 @@
 
     python benchmarks/compare_evals.py DIR_A DIR_B ... [--labels a,b,...] [--out chart.png]
     python benchmarks/compare_evals.py A_PROTOCOL+A_WIDE B_PROTOCOL+B_WIDE    # '+' pools evaluations of one policy
+    python benchmarks/compare_evals.py A0+A0_WIDE@A1+A1_WIDE B0+B0_WIDE@B1+B1_WIDE   # '@' joins training seeds
 
 Each DIR holds a ``results.json`` written by ``vlaforge eval`` (or ``bench_mt10.py``). One MT10 protocol run is
 100 episodes, so its mean carries a standard error of ~3-5 points and two recipes 5 points apart are not yet told
@@ -9,6 +10,11 @@ apart; this script says by how much they differ on *the same seeds*. The mean's 
 one per task, combined over the equally weighted tasks; the difference against the first column is paired by
 (task, seed), SE = std(per-episode difference) / sqrt(n), which is sharper than two independent errors because
 the hard seeds are hard for every policy.
+
+Training seeds ('@') are replicates of one recipe: their episodes pool into the per-task rates, the pairing is by
+(replicate, task, seed), so replicate i of one column meets replicate i of another, and the table adds each
+replicate's own mean and paired difference, because the binomial SE knows nothing of how much a second training
+seed moves a recipe.
 """
 
 from __future__ import annotations
@@ -20,8 +26,22 @@ from pathlib import Path
 
 
 def load(spec: str) -> dict:
-    """One evaluation, or several of the same policy joined by '+' pooled into one (episodes of all)."""
-    parts = [_load_one(p) for p in spec.split("+")]
+    """One evaluation; several of the same policy joined by '+' pooled into one (episodes of all); training-seed
+    replicates joined by '@', their episodes tagged with the replicate's index ("rep") and kept in "replicates"."""
+    reps = [_pool(r) for r in spec.split("@")]
+    if len(reps) == 1:
+        return reps[0]
+    tagged = [{**r, "per_task": {t: {**v, "episodes": [{**ep, "rep": i} for ep in v["episodes"]]}
+                                 for t, v in r["per_task"].items()}} for i, r in enumerate(reps)]
+    return {**_pool_results(tagged), "replicates": reps, "seed_start": reps[0]["seed_start"],
+            "episodes_per_task": f"{reps[0]['episodes_per_task']} (x {len(reps)} training seeds)"}
+
+
+def _pool(spec: str) -> dict:
+    return _pool_results([_load_one(p) for p in spec.split("+")])
+
+
+def _pool_results(parts: list[dict]) -> dict:
     if len(parts) == 1:
         return parts[0]
     pooled = {**parts[0], "per_task": {}, "seed_start": "/".join(str(p["seed_start"]) for p in parts),
@@ -41,9 +61,9 @@ def _load_one(path: str) -> dict:
     return json.loads(p.read_text())
 
 
-def outcomes(result: dict) -> dict[tuple[str, int], float]:
-    """(task, seed) -> 1.0 / 0.0 for every episode."""
-    return {(task, ep["seed"]): float(ep["success"])
+def outcomes(result: dict) -> dict[tuple[int, str, int], float]:
+    """(replicate, task, seed) -> 1.0 / 0.0 for every episode (replicate 0 without training-seed replicates)."""
+    return {(ep.get("rep", 0), task, ep["seed"]): float(ep["success"])
             for task, r in result["per_task"].items() for ep in r["episodes"]}
 
 
@@ -57,6 +77,10 @@ def mean_and_se(result: dict) -> tuple[float, float]:
 def paired_difference(a: dict, b: dict) -> tuple[float, float, int]:
     """Mean of (b - a) over the episodes both ran (same task and seed), its standard error, and their count."""
     oa, ob = outcomes(a), outcomes(b)
+    ra, rb = {k[0] for k in oa}, {k[0] for k in ob}
+    if ra != rb:
+        raise SystemExit(f"compare_evals: {len(ra)} training seed(s) against {len(rb)}: a paired difference needs the "
+                         "same number of '@'-joined seeds in every column (compare single seeds in a separate call)")
     common = sorted(set(oa) & set(ob))
     if not common:
         raise SystemExit("compare_evals: the two evaluations share no (task, seed) episode; evaluate both on the "
@@ -81,6 +105,13 @@ def table(results: list[dict], labels: list[str]) -> str:
         m, se, n = paired_difference(results[0], r)
         diffs.append(f"{100 * m:+.1f} ± {100 * se:.1f} ({n} ep.)")
     rows.append(f"| vs `{labels[0]}`, paired | " + " | ".join(diffs) + " |")
+    if any("replicates" in r for r in results):
+        rows.append("| per training seed | " + " | ".join(
+            " / ".join(f"{100 * mean_and_se(x)[0]:.1f}" for x in r.get("replicates", [r])) for r in results) + " |")
+        base = results[0].get("replicates", [results[0]])
+        per = ["—"] + [" / ".join(f"{100 * paired_difference(a, b)[0]:+.1f}" for a, b in
+                                  zip(base, r.get("replicates", [r]))) for r in results[1:]]
+        rows.append(f"| vs `{labels[0]}` per seed | " + " | ".join(per) + " |")
     return "\n".join(rows)
 
 

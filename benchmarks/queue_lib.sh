@@ -57,3 +57,12 @@ steps_eval() {  # TAG RECIPE N [wide | wide_only]
         wide_eval "${tag}_steps$n" --set num_inference_steps=$n
     fi
 }
+
+# fresh episodes (session 20): 20 more per task from seed 30,000, which no training set and no earlier evaluation
+# used, for checkpoints whose settings were picked on the protocol's and the wider episodes; the results
+# mt10_fresh/TAG
+fresh_eval() {  # TAG [vlaforge eval flags...]
+    local tag=$1; shift
+    run $VF eval --policy "runs/bench/$tag/checkpoints/last" --suite mt10 --episodes-per-task 20 --seed-start 30000 \
+        --videos-per-task 0 --dataset data/mt10_64_dart --out "benchmarks/results/mt10_fresh/$tag" "$@"
+}

@@ -48,3 +48,21 @@ def test_pooling_and_clear_errors(tmp_path):
         compare_evals.paired_difference(compare_evals.load(p1), compare_evals.load(p2))
     with pytest.raises(SystemExit, match="no results.json"):
         compare_evals.load(str(tmp_path / "missing"))
+
+
+def test_training_seed_replicates_pair_replicate_by_replicate(tmp_path):
+    # two training seeds of each recipe on the same episodes: '@' must keep both seeds' episodes (a plain '+' would
+    # let the second overwrite the first in the pairing) and pair seed i of one with seed i of the other
+    a0 = _write(tmp_path / "a0", {"t1": [1, 1, 0, 0]})
+    a1 = _write(tmp_path / "a1", {"t1": [1, 1, 1, 1]})
+    b0 = _write(tmp_path / "b0", {"t1": [1, 1, 1, 0]})
+    b1 = _write(tmp_path / "b1", {"t1": [1, 1, 1, 1]})
+    a, b = compare_evals.load(f"{a0}@{a1}"), compare_evals.load(f"{b0}@{b1}")
+    assert a["per_task"]["t1"]["n_episodes"] == 8 and compare_evals.mean_and_se(a)[0] == pytest.approx(0.75)
+    d, _, n = compare_evals.paired_difference(a, b)
+    assert (d, n) == (pytest.approx(1 / 8), 8)  # seed 0 gains one episode of four, seed 1 none
+    text = compare_evals.table([a, b], ["a", "b"])
+    assert "| per training seed | 50.0 / 100.0 | 75.0 / 100.0 |" in text
+    assert "| vs `a` per seed | — | +25.0 / +0.0 |" in text
+    with pytest.raises(SystemExit, match="training seed"):  # two seeds against one: no silent half-pairing
+        compare_evals.paired_difference(a, compare_evals.load(b0))
