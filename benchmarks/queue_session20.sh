@@ -40,6 +40,11 @@ if [ "$part" = xvla_seed2 ]; then
         --override=--policy.objective=flow --seed 2 \
         --note 'xvla_fast_film_dagger_mt10, flow objective, clean + DART + DAgger round 1 + the flow round, training seed 2'
 fi
+if [ "$part" = seed2_evals ]; then
+    # seed 2's wider and fresh episodes, for the three-seed pooled comparison
+    wide_eval ${X}_seed2
+    fresh_eval ${X}_seed2
+fi
 if [ "$part" = after ]; then  # PID PART: PART once the job PID (an earlier queue) has finished
     wait_for "$2"; bash "$0" "$3"
 fi
