@@ -106,11 +106,11 @@ def table(results: list[dict], labels: list[str]) -> str:
         diffs.append(f"{100 * m:+.1f} ± {100 * se:.1f} ({n} ep.)")
     rows.append(f"| vs `{labels[0]}`, paired | " + " | ".join(diffs) + " |")
     if any("replicates" in r for r in results):
+        reps = [r.get("replicates", [r]) for r in results]  # each column's training seeds (itself if one)
         rows.append("| per training seed | " + " | ".join(
-            " / ".join(f"{100 * mean_and_se(x)[0]:.1f}" for x in r.get("replicates", [r])) for r in results) + " |")
-        base = results[0].get("replicates", [results[0]])
-        per = ["—"] + [" / ".join(f"{100 * paired_difference(a, b)[0]:+.1f}" for a, b in
-                                  zip(base, r.get("replicates", [r]))) for r in results[1:]]
+            " / ".join(f"{100 * mean_and_se(x)[0]:.1f}" for x in rs) for rs in reps) + " |")
+        per = ["—"] + [" / ".join(f"{100 * paired_difference(a, b)[0]:+.1f}" for a, b in zip(reps[0], rs))
+                       for rs in reps[1:]]
         rows.append(f"| vs `{labels[0]}` per seed | " + " | ".join(per) + " |")
     return "\n".join(rows)
 

@@ -2,7 +2,8 @@
 # Gives PY and VF (the venv's python and vlaforge), log and run (timestamped job lines, one job at a
 # time), NOVIDEO (the flags for demos only: empty action-free tuples), wait_for PID (a job started
 # before the queue finishes first), collect_mt10_data, collect_clean_data and collect_dart_data (datasets, skipped
-# when present), wide_eval and steps_eval (session 15's wider evaluation and Euler-step re-evaluation of a run).
+# when present), wide_eval and steps_eval (session 15's wider evaluation and Euler-step re-evaluation of a run),
+# fresh_eval (session 20's fresh episodes) and extra_eval under both.
 export MUJOCO_GL=egl
 PY=.venv/bin/python
 VF=.venv/bin/vlaforge
@@ -37,9 +38,13 @@ collect_mt10_data() {
 # the wider, off-protocol evaluation (session 15): 20 more episodes per task from seed 20,000, paired by (task, seed)
 # with the protocol's in benchmarks/compare_evals.py; the checkpoint runs/bench/TAG, the results mt10_wide/TAG
 wide_eval() {  # TAG [vlaforge eval flags...]
-    local tag=$1; shift
-    run $VF eval --policy "runs/bench/$tag/checkpoints/last" --suite mt10 --episodes-per-task 20 --seed-start 20000 \
-        --videos-per-task 0 --dataset data/mt10_64_dart --out "benchmarks/results/mt10_wide/$tag" "$@"
+    extra_eval 20000 mt10_wide "$@"
+}
+# 20 episodes per task of runs/bench/TAG, no videos, from SEED_START, into benchmarks/results/DIR/TAG
+extra_eval() {  # SEED_START DIR TAG [vlaforge eval flags...]
+    local start=$1 dir=$2 tag=$3; shift 3
+    run $VF eval --policy "runs/bench/$tag/checkpoints/last" --suite mt10 --episodes-per-task 20 --seed-start "$start" \
+        --videos-per-task 0 --dataset data/mt10_64_dart --out "benchmarks/results/$dir/$tag" "$@"
 }
 
 # a trained X-VLA run's checkpoint evaluated with N Euler steps instead of 10, nothing retrained: the protocol's
@@ -62,7 +67,5 @@ steps_eval() {  # TAG RECIPE N [wide | wide_only]
 # used, for checkpoints whose settings were picked on the protocol's and the wider episodes; the results
 # mt10_fresh/TAG
 fresh_eval() {  # TAG [vlaforge eval flags...]
-    local tag=$1; shift
-    run $VF eval --policy "runs/bench/$tag/checkpoints/last" --suite mt10 --episodes-per-task 20 --seed-start 30000 \
-        --videos-per-task 0 --dataset data/mt10_64_dart --out "benchmarks/results/mt10_fresh/$tag" "$@"
+    extra_eval 30000 mt10_fresh "$@"
 }
