@@ -11,6 +11,8 @@ from vlaforge.core.keys import ACTION, IMAGE_PREFIX, STATE
 from vlaforge.data.lerobot import LeRobotDatasetWriter
 from vlaforge.testing import DummyPolicy, make_dummy_policy
 
+from tests.benchmarks.conftest import load_benchmark
+
 _SPEC = importlib.util.spec_from_file_location("fit_gap", Path(__file__).parents[2] / "benchmarks" / "fit_gap.py")
 fit_gap = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(fit_gap)
@@ -73,15 +75,7 @@ def test_reliance_tells_a_state_follower_from_an_image_reader(root):
 
 
 def test_onpolicy_summary_splits_closed_loop_by_outcome():
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))  # onpolicy_gap imports study_push beside it
-    try:
-        spec = importlib.util.spec_from_file_location("onpolicy_gap", Path(sys.path[0]) / "onpolicy_gap.py")
-        onpolicy_gap = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(onpolicy_gap)
-    finally:
-        sys.path.pop(0)
+    onpolicy_gap = load_benchmark("onpolicy_gap")  # it imports study_push beside it
     gap = {"teacher_forced": [{"gap": [0.1, 0.1], "success": True}],
            "closed_loop": [{"gap": [0.2, 0.4], "success": False}, {"gap": [0.1], "success": True}]}
     s = onpolicy_gap.summarise(gap)

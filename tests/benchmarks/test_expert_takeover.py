@@ -1,0 +1,90 @@
+"""benchmarks/expert_takeover.py: the policy acts for K steps, then the expert; success and the hand-over state."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vlaforge.core.keys import STATE
+from vlaforge.sim.simulator import Step
+
+from tests.benchmarks.conftest import load_benchmark
+
+
+def _load():
+    return load_benchmark("expert_takeover")
+
+
+class LineEnv:
+    """A hand on a line (x), the object at 1.0, the goal at 2.0: success once the hand passes 2.0. Meta-World's
+    privileged layout (hand 0:3, object 4:7, goal -3:)."""
+
+    def reset(self, seed: int, render: bool = True) -> Step:
+        self.x = 0.0
+        return self._step()
+
+    def step(self, action: np.ndarray, render: bool = True) -> Step:
+        self.x += float(action[0])
+        return self._step()
+
+    def _step(self) -> Step:
+        p = np.zeros(10)
+        p[0], p[4], p[-3] = self.x, 1.0, 2.0
+        return Step(obs={STATE: np.array([self.x], np.float32)}, privileged=p, success=self.x >= 2.0)
+
+
+class Forward:
+    """The expert: +0.5 per step, whatever the state."""
+
+    def reset(self, env, step) -> None:
+        pass
+
+    def act(self, step: Step) -> np.ndarray:
+        return np.array([0.5], np.float32)
+
+
+class Backward:
+    """A policy that walks away from the goal (-0.25 per step): the expert must undo its steps."""
+
+    def reset(self) -> None:
+        pass
+
+    def select_action(self, obs, generator=None) -> torch.Tensor:
+        assert obs[STATE].shape == (1, 1) and generator is not None
+        return torch.tensor([[-0.25]])
+
+
+class Sim:
+    embodiment_name = "line"
+
+    class embodiment:
+        @staticmethod
+        def clip_action(a):
+            return np.clip(a, -1.0, 1.0)
+
+    @staticmethod
+    def instruction(task: str) -> str:
+        return "walk to the goal"
+
+
+def test_expert_takes_over_after_k_policy_steps():
+    et = _load()
+    env, sim = LineEnv(), Sim()
+    alone = et.takeover_episode(Backward(), env, Forward(), sim, "line", 0, k=0, max_steps=10)
+    assert alone["success"] and alone["success_step"] == 3  # four expert steps of 0.5 reach 2.0
+    assert alone["hand_obj"] == 1.0 and alone["obj_goal"] == 1.0 and not alone["policy_succeeded_first"]
+    late = et.takeover_episode(Backward(), env, Forward(), sim, "line", 0, k=4, max_steps=10)
+    assert late["success_step"] == 9  # x = -1.0 after four policy steps; six expert steps to 2.0
+    assert late["hand_obj"] == 2.0  # the hand-over state is the one the policy left
+    never = et.takeover_episode(Backward(), env, Forward(), sim, "line", 0, k=6, max_steps=10)
+    assert not never["success"] and never["success_step"] is None
+
+
+def test_summary_counts_policy_successes_without_a_hand_over():
+    et = _load()
+    rows = [{"k": 5, "success": True, "policy_succeeded_first": True},  # finished by the policy: no hand-over state
+            {"k": 5, "success": True, "policy_succeeded_first": False, "hand_obj": 0.1, "obj_goal": 0.3},
+            {"k": 5, "success": False, "policy_succeeded_first": False, "hand_obj": 0.3, "obj_goal": 0.1}]
+    assert et.summarise(rows) == {"success": 2 / 3, "policy_succeeded_first": 1, "hand_obj_at_k": 0.2,
+                                  "obj_goal_at_k": 0.2}
+    assert et.summarise(rows[:1])["hand_obj_at_k"] is None
