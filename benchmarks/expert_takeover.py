@@ -15,7 +15,6 @@ Writes ``takeover.json`` and ``takeover.png`` (success against K, one line per c
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
@@ -25,6 +24,7 @@ import numpy as np
 
 from fit_gap import checkpoint_dir  # the same directory: benchmarks/
 
+from vlaforge.core.atomic import write_json
 from vlaforge.core.machine import describe_machine
 
 
@@ -43,7 +43,8 @@ def takeover_episode(policy, env, expert, sim, task: str, seed: int, k: int, max
     for t in range(max_steps):
         if t == k:
             p = np.asarray(step.privileged, np.float64)
-            at_k = {"hand_obj": float(np.linalg.norm(p[:3] - p[4:7])), "obj_goal": float(np.linalg.norm(p[4:7] - p[-3:]))}
+            at_k = {"hand_obj": float(np.linalg.norm(p[:3] - p[4:7])),
+                    "obj_goal": float(np.linalg.norm(p[4:7] - p[-3:]))}
         if t < k:
             action = policy.select_action(policy_obs(step, task, sim), generator=torch.Generator().manual_seed(t))[0]
             action = action.numpy()
@@ -117,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=500)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
-    takeovers = [int(k) for k in a.takeover.split(",")]
+    try:
+        takeovers = [int(k) for k in a.takeover.split(",")]
+    except ValueError:
+        ap.error(f"--takeover {a.takeover!r}: give comma-separated step counts, e.g. --takeover 0,50,120")
     seeds = list(range(a.seed_start, a.seed_start + a.episodes))
     a.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -125,10 +129,11 @@ def main(argv: list[str] | None = None) -> int:
                for r in a.runs}
     summary = {name: {str(k): summarise([r for r in rows if r["k"] == k]) for k in takeovers}
                for name, rows in results.items()}
-    meta = {"command": "python benchmarks/expert_takeover.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
+    args = " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+    meta = {"command": f"python benchmarks/expert_takeover.py {args}",
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": describe_machine(),
             "seconds": round(time.time() - t0, 1), "task": a.task, "seeds": seeds}
-    (a.out / "takeover.json").write_text(json.dumps({"meta": meta, "summary": summary, "episodes": results}, indent=1))
+    write_json(a.out / "takeover.json", {"meta": meta, "summary": summary, "episodes": results})  # atomic
     plot(results, takeovers, a.out / "takeover.png", a.task)
     print(f"\n{'run':60s} " + " ".join(f"K={k:>4d}" for k in takeovers))
     for name, s in summary.items():
