@@ -88,16 +88,15 @@ def summarise(rows: list[dict]) -> dict:
             "hand_obj_at_k": mean("hand_obj"), "obj_goal_at_k": mean("obj_goal")}
 
 
-def plot(results: dict[str, list[dict]], takeovers: list[int], path: Path, task: str) -> None:
+def plot(summary: dict[str, dict[str, dict]], path: Path, task: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for name, rows in results.items():
-        rates = [100 * np.mean([r["success"] for r in rows if r["k"] == k]) for k in takeovers]
-        ax.plot(takeovers, rates, marker="o", label=name)
+    for name, per_k in summary.items():
+        ax.plot([int(k) for k in per_k], [100 * v["success"] for v in per_k.values()], marker="o", label=name)
     ax.set_xlabel("policy steps before the expert takes over (K)")
     ax.set_ylabel("success (%)")
     ax.set_ylim(-5, 105)
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": describe_machine(),
             "seconds": round(time.time() - t0, 1), "task": a.task, "seeds": seeds}
     write_json(a.out / "takeover.json", {"meta": meta, "summary": summary, "episodes": results})  # atomic
-    plot(results, takeovers, a.out / "takeover.png", a.task)
+    plot(summary, a.out / "takeover.png", a.task)
     print(f"\n{'run':60s} " + " ".join(f"K={k:>4d}" for k in takeovers))
     for name, s in summary.items():
         print(f"{name:60s} " + " ".join(f"{100 * s[str(k)]['success']:5.0f}%" for k in takeovers))

@@ -35,9 +35,6 @@ if [ "$part" = bc ]; then  # SEED REF: BC on the same six datasets at the X-VLA 
         --steps "$steps" --override=--data.batch-size=32 --seed "$2" \
         --note "BC reference on the six datasets at $3's sample count ($steps x 32), training seed $2"
 fi
-if [ "$part" = evals ]; then  # TAG...: wider and fresh episodes of each run
-    shift; for t in "$@"; do wide_eval "$t"; fresh_eval "$t"; done
-fi
 if [ "$part" = takeover ]; then
     # evaluation only: can the expert finish peg-insert from where the weak X-VLA leaves it? The policy for K steps,
     # then the scripted expert, on the protocol's 10 peg-insert seeds (benchmarks/expert_takeover.py)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from tests.benchmarks.conftest import load_benchmark
 
-_SPEC = importlib.util.spec_from_file_location("bench_mt10", Path(__file__).parents[2] / "benchmarks" / "bench_mt10.py")
-bench_mt10 = importlib.util.module_from_spec(_SPEC)
-sys.modules["bench_mt10"] = bench_mt10  # its dataclasses look their module up
-_SPEC.loader.exec_module(bench_mt10)
+bench_mt10 = load_benchmark("bench_mt10")
 
 
 def test_protocol_line_names_every_training_dataset_and_its_episodes():

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-_SPEC = importlib.util.spec_from_file_location(
-    "ckpt_transport", Path(__file__).parents[2] / "benchmarks" / "ckpt_transport.py")
-ckpt_transport = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(ckpt_transport)
+from tests.benchmarks.conftest import load_benchmark
+
+ckpt_transport = load_benchmark("ckpt_transport")
 
 
 def _run(tmp_path: Path) -> tuple[Path, dict]:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
 
-_SPEC = importlib.util.spec_from_file_location(
-    "compare_evals", Path(__file__).parents[2] / "benchmarks" / "compare_evals.py")
-compare_evals = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(compare_evals)
+from tests.benchmarks.conftest import load_benchmark
+
+compare_evals = load_benchmark("compare_evals")
 
 
 def _write(path: Path, outcomes: dict[str, list[bool]], seed_start: int = 10_000) -> str:

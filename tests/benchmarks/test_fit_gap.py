@@ -1,8 +1,5 @@
 """benchmarks/fit_gap.py: the chunk-error, drift and reliance measures mean what their docstrings say."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -13,9 +10,7 @@ from vlaforge.testing import DummyPolicy, make_dummy_policy
 
 from tests.benchmarks.conftest import load_benchmark
 
-_SPEC = importlib.util.spec_from_file_location("fit_gap", Path(__file__).parents[2] / "benchmarks" / "fit_gap.py")
-fit_gap = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(fit_gap)
+fit_gap = load_benchmark("fit_gap")
 chunk_errors, reliance = fit_gap.chunk_errors, fit_gap.reliance
 
 CAMS = ("corner2", "gripperPOV")

@@ -207,9 +207,10 @@ def xvla_fast_film_dagger_flow_mt10() -> TrainConfig:
     BC still leads, by 5.0 +- 2.1 over 200 paired episodes (session 21).
     ``xvla_fast_film_mt10`` with its own flow-matching objective on the clean and DART demos, DAgger round 1
     (``MT10_DATA_DAGGER``) and the flow policy's own DAgger round. The chain, 45 minutes each:
-    ``xvla_fast_film_dagger_mt10`` with ``--policy.objective flow`` (the demos + round 1), then ``vlaforge collect metaworld --tasks mt10 --episodes-per-task 20 --image-size 64 --cameras
-    corner2,gripperPOV --seed-start 3200 --max-steps 250 --actor runs/NAME/checkpoints/last --out
-    data/mt10_64_dagger_flow``, then this (``benchmarks/queue_session19.sh``)."""
+    ``xvla_fast_film_dagger_mt10`` with ``--policy.objective flow`` (the demos + round 1), then ``vlaforge collect
+    metaworld --tasks mt10 --episodes-per-task 20 --image-size 64 --cameras corner2,gripperPOV --seed-start 3200
+    --max-steps 250 --actor runs/NAME/checkpoints/last --out data/mt10_64_dagger_flow``, then this
+    (``benchmarks/queue_session19.sh``)."""
     cfg = xvla_fast_film_mt10()
     cfg.data.roots = (MT10_DATA, MT10_DATA_DART, MT10_DATA_DAGGER, MT10_DATA_DAGGER_FLOW)
     cfg.out_dir = "runs/xvla_fast_film_dagger_flow_mt10"
