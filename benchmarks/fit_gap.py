@@ -51,22 +51,29 @@ def _dataset(root: str, n_obs_steps: int, obs_stride: int, chunk_size: int, came
                           cameras=cameras)
 
 
-def sample_frames(policy, root: str, frames: int, seed: int):
+def sample_frames(policy, root: str, frames: int, seed: int, tasks: tuple[str, ...] = ()):
     """(dataset, sorted sample indices, the generator after drawing them): the same ``frames`` samples (all when the
-    dataset has fewer) for every checkpoint with the same seed."""
+    dataset has fewer) for every checkpoint with the same seed, drawn from the samples of ``tasks`` when given."""
     c = policy.config
     ds = _dataset(root, c.n_obs_steps, c.obs_stride, c.chunk_size, tuple(c.cameras))
+    pool = np.arange(len(ds))
+    if tasks:
+        names = ds.sample_tasks()
+        pool = pool[np.isin(names, tasks)]
+        if not len(pool):
+            raise SystemExit(f"error: {root} has no samples of tasks {list(tasks)}; its tasks are "
+                             f"{sorted(set(names.tolist()))}")
     rng = np.random.default_rng(seed)
-    return ds, np.sort(rng.choice(len(ds), size=min(frames, len(ds)), replace=False)), rng
+    return ds, np.sort(rng.choice(pool, size=min(frames, len(pool)), replace=False)), rng
 
 
-def chunk_errors(policy, root: str, frames: int, seed: int, batch: int = 64) -> dict:
+def chunk_errors(policy, root: str, frames: int, seed: int, batch: int = 64, tasks: tuple[str, ...] = ()) -> dict:
     """{'position': err, 'gripper': err, 'frames': n, 'per_task': {task: {'position', 'gripper'}}} of ``policy`` on
     ``frames`` random samples of the dataset at ``root`` (all of them when it has fewer)."""
     from vlaforge.core.keys import ACTION, ACTION_IS_PAD, EMBODIMENT, TASK
 
     c = policy.config
-    ds, idx, rng = sample_frames(policy, root, frames, seed)
+    ds, idx, rng = sample_frames(policy, root, frames, seed, tasks)
     gen = torch.Generator().manual_seed(seed)
     sums: dict[str, dict[str, list[float]]] = {}  # task -> group -> [error sum, count]
     for start in range(0, len(idx), batch):
@@ -108,7 +115,7 @@ def chunk_errors(policy, root: str, frames: int, seed: int, batch: int = 64) -> 
     return {**{g: round(v, 4) for g, v in total.items()}, "frames": int(len(idx)), "per_task": per_task}
 
 
-def reliance(policy, root: str, frames: int, seed: int, batch: int = 64) -> dict:
+def reliance(policy, root: str, frames: int, seed: int, batch: int = 64, tasks: tuple[str, ...] = ()) -> dict:
     """What the chunk reads: for each sample, the change of its predicted chunk (position dims, the executed steps, in
     action stds) when its images are replaced by those of another sample of the same task (state kept), and when its
     state is (images kept). A policy that reads the scene moves with the images; one that has learned to follow the
@@ -116,14 +123,14 @@ def reliance(policy, root: str, frames: int, seed: int, batch: int = 64) -> dict
     from vlaforge.core.keys import ACTION, EMBODIMENT, IMAGE_PREFIX, STATE, TASK
 
     c = policy.config
-    ds, idx, rng = sample_frames(policy, root, frames, seed)
+    ds, idx, rng = sample_frames(policy, root, frames, seed, tasks)
     k = c.n_action_steps
     moved: dict[str, list[float]] = {"images": [], "state": []}
     for start in range(0, len(idx), batch):
         b = ds.get_batch(idx[start:start + batch])
-        tasks = np.asarray(b[TASK], dtype=object)
+        batch_tasks = np.asarray(b[TASK], dtype=object)
         # partner: another sample of the same task in this batch (itself when it is the only one)
-        partner = np.array([rng.choice(np.flatnonzero(tasks == t)) for t in tasks])
+        partner = np.array([rng.choice(np.flatnonzero(batch_tasks == t)) for t in batch_tasks])
         row = policy.normalizer.index(b[EMBODIMENT], len(partner))
         spec = policy.embodiments[policy.normalizer.names[int(row[0])]]
         dims = list(spec.position_dims)
@@ -181,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="policy inference overrides for every checkpoint, e.g. num_inference_steps=2")
     ap.add_argument("--reliance", action="store_true",
                     help="also measure how far the chunk moves with another sample's images vs its state")
+    ap.add_argument("--tasks", default="", help="comma-separated task instructions (the dataset's tasks): draw the "
+                    "frames from these tasks' samples only")
     ap.add_argument("--out", default=None, help="results JSON (default: print only)")
     a = ap.parse_args(argv)
+    tasks = tuple(t for t in a.tasks.split(",") if t)
     from vlaforge.cli.eval import parse_overrides
     from vlaforge.core.checkpoint import load_policy
 
@@ -198,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         for split, root in datasets.items():
             t0 = time.perf_counter()
             with torch.no_grad():
-                results[name][split] = chunk_errors(policy, root, a.frames, a.seed)
+                results[name][split] = chunk_errors(policy, root, a.frames, a.seed, tasks=tasks)
             r = results[name][split]
             print(f"{name:48s} {split:8s} position {r.get('position', float('nan')):.4f} std "
                   f"(drift {r.get('drift', float('nan')):.4f}), "
@@ -206,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{time.perf_counter() - t0:.0f} s)", flush=True)
             if a.reliance:
                 with torch.no_grad():
-                    r.update(reliance(policy, root, a.frames, a.seed))
+                    r.update(reliance(policy, root, a.frames, a.seed, tasks=tasks))
                 print(f"{name:48s} {split:8s} chunk moved by swapped images {r['moved_by_images']:.4f} std, by "
                       f"swapped state {r['moved_by_state']:.4f} std ({r['pairs']} pairs)")
     if a.out:
@@ -215,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         args = sys.argv[1:] if argv is None else argv
         out = {"command": "python benchmarks/fit_gap.py " + " ".join(shlex.quote(x) for x in args),
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": describe_machine(a.threads),
-               "datasets": datasets, "frames": a.frames, "seed": a.seed, "overrides": overrides, "runs": results}
+               "datasets": datasets, "frames": a.frames, "seed": a.seed, "tasks": list(tasks), "overrides": overrides,
+               "runs": results}
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         write_json(Path(a.out), out)
         print(f"wrote {a.out}")

@@ -84,3 +84,21 @@ def test_onpolicy_summary_splits_closed_loop_by_outcome():
     assert (s["teacher_forced_approach"], s["teacher_forced_after_contact"]) == (0.1, 0.1)
     assert (s["closed_loop_approach"], s["closed_loop_after_contact"]) == (pytest.approx(0.3), 0.1)
     assert s["closed_loop_reached"] == 0.5
+
+
+def test_tasks_draw_the_frames_from_those_tasks_only(tmp_path):
+    rng = np.random.default_rng(1)
+    w = LeRobotDatasetWriter(tmp_path / "two", fps=80, robot_type="metaworld_sawyer", cameras=CAMS, image_size=(16, 16))
+    for t, task in ((12, "push the puck"), (15, "insert the peg"), (11, "push the puck")):
+        ep = {IMAGE_PREFIX + c: rng.integers(0, 255, size=(t, 16, 16, 3), dtype=np.uint8) for c in CAMS}
+        ep[STATE] = rng.normal(size=(t, 4)).astype(np.float32)
+        ep[ACTION] = rng.uniform(-0.5, 0.5, size=(t, 4)).astype(np.float32)
+        w.add_episode(ep, task=task)
+    w.finalize()
+    root = str(tmp_path / "two")
+    exact = _as(make_dummy_policy(cameras=CAMS), lambda obs, generator=None: obs[ACTION])
+    peg = chunk_errors(exact, root, 100, 0, tasks=("insert the peg",))
+    assert peg["frames"] == 15 and set(peg["per_task"]) == {"insert the peg"}
+    assert set(chunk_errors(exact, root, 100, 0)["per_task"]) == {"push the puck", "insert the peg"}
+    with pytest.raises(SystemExit, match="its tasks are"):
+        chunk_errors(exact, root, 100, 0, tasks=("open the door",))

@@ -84,6 +84,7 @@ class LeRobotDataset(_BatchFetch):
         self._tasks = np.array(self.meta.tasks, dtype=object)
         self._frames: dict[str, np.ndarray] | None = None
         self._features: dict[str, np.ndarray] = {}
+        self._sample_p: np.ndarray | None = None  # (N,) draw probabilities; None: a uniform permutation per epoch
 
     # ---- setup -------------------------------------------------------------
     def _select_cameras(self, cameras: Sequence[str] | None) -> list[str]:
@@ -222,6 +223,37 @@ class LeRobotDataset(_BatchFetch):
                 "frame_index": torch.from_numpy(self._data["frame_index"][g].copy()),
                 "index": torch.from_numpy(g.copy())}
 
+    def sample_tasks(self) -> np.ndarray:
+        """(N,) every sample's task string, without touching a frame (e.g. to pick one task's samples)."""
+        return self._tasks[self._data["task_index"][self._rows]]
+
+    def sample_envs(self) -> np.ndarray | None:
+        """(N,) every sample's episode ``env`` name (e.g. push-v3), or None when the dataset records none."""
+        envs = self.meta.episodes.get("env")
+        return None if envs is None else np.asarray(envs, dtype=object)[self._data["episode_index"][self._rows]]
+
+    def set_sample_weights(self, weights: np.ndarray | None) -> None:
+        """Draw samples in proportion to ``weights`` (N,), with replacement, instead of one permutation per epoch
+        (e.g. a task up-weighted by ``data.task_weights``); None restores the permutation."""
+        if weights is None:
+            self._sample_p = None
+            return
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (len(self),) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"sample weights must be {len(self)} non-negative numbers, not all zero")
+        self._sample_p, self._weight_sum = w / w.sum(), float(w.sum())
+
+    @property
+    def weighted(self) -> bool:
+        """Whether samples are drawn by weight (``set_sample_weights``) rather than one permutation per epoch."""
+        return self._sample_p is not None
+
+    @property
+    def weighted_size(self) -> float:
+        """The sum of the sample weights (the size when unweighted): a mixture's default share for this dataset, so
+        up-weighting a task raises that task's share of the whole mixture, not only within each dataset."""
+        return float(self._weight_sum) if self.weighted else float(len(self))
+
     def action_chunks(self) -> tuple[torch.Tensor, list[str], torch.Tensor]:
         """Every sample's raw action chunk (N, H, D), embodiment names and ``has_action`` (N,),
         without touching a frame: what fitting an action tokenizer needs."""
@@ -231,10 +263,18 @@ class LeRobotDataset(_BatchFetch):
         return self._lowdim(ACTION, act, self.action_dim), [self.meta.robot_type] * len(g), has
 
     def epoch_indices(self, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
-        """The order of one epoch, a pure function of (seed, epoch)."""
+        """The order of one epoch, a pure function of (seed, epoch): a permutation, or ``len(self)`` weighted draws
+        with replacement after ``set_sample_weights``."""
         if not shuffle:
             return np.arange(len(self))
-        return np.random.default_rng([seed, epoch]).permutation(len(self))
+        rng = np.random.default_rng([seed, epoch])
+        return self.draw(rng, len(self)) if self.weighted else rng.permutation(len(self))
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` sample indices drawn with replacement: by the sample weights if set, else uniformly."""
+        if self._sample_p is None:
+            return (rng.random(n) * len(self)).astype(np.int64)
+        return rng.choice(len(self), size=n, p=self._sample_p)
 
 
 # ---------------------------------------------------------------------------- mixtures
@@ -252,7 +292,9 @@ class MixtureDataset(_BatchFetch):
         if not datasets:
             raise ValueError("MixtureDataset needs at least one dataset")
         self.datasets = list(datasets)
-        w = np.asarray([len(d) for d in datasets] if weights is None else weights, dtype=np.float64)
+        # default shares: each member's size, counted in its sample weights when it has them (``set_sample_weights``)
+        sizes = [getattr(d, "weighted_size", len(d)) for d in datasets]
+        w = np.asarray(sizes if weights is None else weights, dtype=np.float64)
         if len(w) != len(datasets) or (w < 0).any() or w.sum() <= 0:
             raise ValueError(f"weights {list(w)} must be one non-negative number per dataset, not all zero")
         self.weights = w / w.sum()
@@ -304,10 +346,20 @@ class MixtureDataset(_BatchFetch):
         return (torch.cat([p[0] for p in parts]), [n for p in parts for n in p[1]], torch.cat([p[2] for p in parts]))
 
     def epoch_indices(self, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
-        """len(self) draws: a member by weight, then a uniform sample inside it (with replacement)."""
+        """len(self) draws: a member by weight, then a sample inside it (with replacement), uniform or by the member's
+        sample weights."""
         rng = np.random.default_rng([seed, epoch])
         which = rng.choice(len(self.datasets), size=len(self), p=self.weights)
-        local = (rng.random(len(self)) * (self._offsets[1:] - self._offsets[:-1])[which]).astype(np.int64)
+        if not any(getattr(d, "weighted", False) for d in self.datasets):  # uniform inside each member
+            local = (rng.random(len(self)) * (self._offsets[1:] - self._offsets[:-1])[which]).astype(np.int64)
+            return self._offsets[which] + local
+        local = np.zeros(len(self), np.int64)
+        for d, member in enumerate(self.datasets):
+            at = np.flatnonzero(which == d)
+            if getattr(member, "weighted", False):
+                local[at] = member.draw(rng, len(at))
+            else:
+                local[at] = (rng.random(len(at)) * len(member)).astype(np.int64)
         return self._offsets[which] + local
 
 

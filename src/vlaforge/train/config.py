@@ -46,6 +46,10 @@ class DataConfig:
     episodes_per_task: int | None = None
     """Train on only the first N episodes of each task of every root (data-scaling studies such as
     '10 demos per task'); normalization statistics still come from the whole dataset."""
+    task_weights: tuple[str, ...] = ()
+    """'TASK=WEIGHT' entries (TASK: an instruction or an episode's ``env`` name, e.g. peg-insert-side-v3=3): that
+    task's samples are drawn WEIGHT times as often as the others' (which keep weight 1), in every root. Samples are
+    then drawn with replacement; with ``weights`` unset each root's share grows with its up-weighted samples."""
 
 
 @dataclass

@@ -156,6 +156,7 @@ def load_train_data(cfg, policy_cfg, stage=None, dist=None, placement: str = "gl
                                episodes=_episode_subset(r, cfg.episodes_per_task, cfg.tasks), camera_map=cmap)
                 for r, m in zip(roots, [metas[i] for i in mine])]
     _check_actions(stage, policy_cfg.family, datasets)
+    _apply_task_weights(datasets, parse_task_weights(cfg.task_weights))
     weights = None if weights_all is None else [weights_all[i] for i in mine]
     ds = datasets[0] if len(datasets) == 1 else MixtureDataset(datasets, weights)
     stats = merge_norm_stats(*[norm_stats_for(m) for m in metas])
@@ -164,7 +165,7 @@ def load_train_data(cfg, policy_cfg, stage=None, dist=None, placement: str = "gl
             **placed,
             "sizes": [len(d) for d in datasets], "weights": weights, "stage": stage.name,
             "episodes": [d.meta.total_episodes for d in datasets], "fps": datasets[0].meta.fps,
-            "episodes_per_task": cfg.episodes_per_task,
+            "episodes_per_task": cfg.episodes_per_task, "task_weights": list(cfg.task_weights),
             "tasks": sorted({t for m in metas for t in m.tasks})}
     return TrainData(ds, stats, specs, info=info)
 
@@ -213,6 +214,48 @@ def _episode_subset(root: str, per_task: int | None, tasks: tuple[str, ...] = ()
         raise ConfigError(f"data.tasks {list(tasks)} matches no episode of {root}; its tasks are "
                           f"{sorted(set(n[0] for n in meta.episodes['tasks']))}")
     return keep
+
+
+def parse_task_weights(entries: tuple[str, ...]) -> dict[str, float]:
+    """``data.task_weights`` ('TASK=WEIGHT' strings) -> {task: weight}; a clear error for a malformed entry."""
+    table: dict[str, float] = {}
+    for entry in entries:
+        task, sep, value = entry.rpartition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or not task.strip() or not weight >= 0:
+            raise ConfigError(f"data.task_weights entry {entry!r}: write TASK=WEIGHT with a weight >= 0, e.g. "
+                              "'peg-insert-side-v3=3' or 'insert the peg into the hole from the side=3'")
+        table[task.strip()] = weight
+    return table
+
+
+def _apply_task_weights(datasets: list, table: dict[str, float]) -> None:
+    """Give every sample of a task in ``table`` (by instruction or episode env name) its weight, the rest 1."""
+    if not table:
+        return
+    matched: set[str] = set()
+    for ds in datasets:
+        w = np.ones(len(ds))
+        for names in (ds.sample_tasks(), ds.sample_envs()):
+            if names is None:
+                continue
+            for task, weight in table.items():
+                hit = names == task
+                if hit.any():
+                    w[hit] = weight
+                    matched.add(task)
+        if not w.any():
+            raise ConfigError(f"data.task_weights gives every sample of {ds.root} weight 0; drop the root from "
+                              "data.roots instead, or give one of its tasks a positive weight")
+        ds.set_sample_weights(w)
+    unknown = sorted(set(table) - matched)
+    if unknown:
+        known = sorted({str(t) for ds in datasets for t in set(ds.sample_tasks().tolist())})
+        raise ConfigError(f"data.task_weights names {unknown}, which no training sample has; the tasks are {known} "
+                          "(or their episodes' env names, e.g. push-v3)")
 
 
 def _mixture_weights(cfg, sizes: list[int]) -> list[float] | None:
