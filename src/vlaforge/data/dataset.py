@@ -272,8 +272,6 @@ class LeRobotDataset(_BatchFetch):
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` sample indices drawn with replacement: by the sample weights if set, else uniformly."""
-        if self._sample_p is None:
-            return (rng.random(n) * len(self)).astype(np.int64)
         return rng.choice(len(self), size=n, p=self._sample_p)
 
 

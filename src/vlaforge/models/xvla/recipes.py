@@ -228,9 +228,9 @@ def xvla_fast_film_seedsdagger_pegw_mt10() -> TrainConfig:
     the protocol with seeds 1 / 2, where the same recipe unweighted scores 89.0 / 93.0% (+4.0 +- 2.3 paired) and BC on
     the same six datasets 97.0 / 95.0% (BC +1.0 +- 1.9: level). ``xvla_fast_film_dagger_flow_mt10`` on its four
     datasets plus the weak seeds' DAgger round (``MT10_DATA_DAGGER_SEEDS``), with peg-insert's samples drawn 3x as
-    often (``data.task_weights``; 16% -> 37% of the draws): X-VLA fitted the expert's labels at its peg-insert hover
+    often (``data.task_weights``): X-VLA fitted the expert's labels at its peg-insert hover
     1.9x as loosely as BC (0.69 against 0.36 std); drawn 3x as often, 0.48, and peg-insert goes from 10 / 50% to 90 /
-    80%. Reach and push lose 5-10 points each. The measured runs are ``xvla_fast_film_dagger_mt10`` with
+    80%. Reach and pick-place lose 10 points each over the two seeds. The measured runs are ``xvla_fast_film_dagger_mt10`` with
     ``--policy.objective flow``, these six roots and ``--data.task-weights peg-insert-side-v3=3``
     (``benchmarks/queue_session22.sh taskw 3 SEED``), the same config."""
     cfg = xvla_fast_film_dagger_flow_mt10()
