@@ -7,12 +7,8 @@
 set -u
 source benchmarks/queue_lib.sh
 part=${1:-}
-DATA=data/mt10_64,data/mt10_64_dart,data/mt10_64_dagger1,data/mt10_64_dagger_flow
-DATA=$DATA,data/mt10_64_dagger_seed1,data/mt10_64_dagger_seed2   # session 21's six datasets
-X3=xvla_fast_clean_dart_dagger1_flowdagger_seedsdagger_film_flow
-B3=bc_tiny_clean_dart_dagger1_flowdagger_seedsdagger_eqsamples
+DATA=$SIX_DATA   # session 21's six datasets; X3, B3 and sfx: queue_lib.sh
 PEG="insert the peg into the hole from the side"
-sfx() { [ "$1" = 0 ] && echo "" || echo "_seed$1"; }  # training seed 0 keeps the bare tag, as in sessions 20-21
 if [ "$part" = hover ]; then
     # teacher-forced: each six-dataset checkpoint's chunk against the expert's label on the 2,500 peg-insert frames
     # where session 20's seed-1 X-VLA hovered (data/mt10_64_dagger_seed1, a dataset all three trained on), with what

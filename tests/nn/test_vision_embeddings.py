@@ -52,3 +52,29 @@ def test_embeddings():
     assert pos(torch.zeros(2, 5, 4)).shape == (2, 5, 4)
     with pytest.raises(ValueError, match="max_seq_len"):
         pos(torch.zeros(1, 9, 4))
+
+
+def test_spatial_softmax_keypoints_locate_a_bright_spot():
+    from vlaforge.nn.vision import SpatialSoftmax
+
+    kp = SpatialSoftmax(in_channels=1, keypoints=1, dim=4)
+    with torch.no_grad():  # the identity map, sharpened: the keypoint is the hottest cell
+        kp.conv.weight.fill_(1.0), kp.conv.bias.zero_(), kp.log_temperature.fill_(-3.0)
+    x = torch.zeros(2, 1, 8, 8)
+    x[0, 0, 1, 6] = 1.0  # row 1 (y near the top), column 6 (x right of centre)
+    x[1, 0, 7, 0] = 1.0  # bottom-left corner
+    xy = kp.coordinates(x)  # (B, K * 2) as (x, y)
+    step = 2 / 7
+    torch.testing.assert_close(xy, torch.tensor([[-1 + 6 * step, -1 + step], [-1.0, 1.0]]), atol=1e-3, rtol=0)
+
+
+def test_conv_stem_keypoint_token_is_one_more_token_that_sees_the_finer_stage():
+    stem = ConvStem(16, channels=(8, 8, 8, 8, 8), keypoints=4)
+    assert stem.keypoint_stage == 2 and stem.num_tokens((64, 64)) == 5  # 2x2 cells + the keypoint token
+    img = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)
+    out = stem.eval()(img)
+    assert out.shape == (2, 5, 16)
+    out.sum().backward()
+    assert stem.keypoints.conv.weight.grad.abs().sum() > 0 and stem.keypoints.log_temperature.grad is not None
+    plain = ConvStem(16, channels=(8, 8, 8, 8, 8))
+    assert plain.num_tokens((64, 64)) == 4 and plain.keypoints is None

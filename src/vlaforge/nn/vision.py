@@ -71,7 +71,8 @@ class ConvStem(nn.Module):
     """
 
     def __init__(self, dim: int, channels: Sequence[int] = (32, 64, 128, 256), convs_per_stage: int = 1,
-                 groups: int = 8, shift_pad: int = 0, in_channels: int = 3, fp32_convs: bool = True) -> None:
+                 groups: int = 8, shift_pad: int = 0, in_channels: int = 3, fp32_convs: bool = True,
+                 keypoints: int = 0, keypoint_stage: int = -3) -> None:
         super().__init__()
         self.shift_pad, self.n_stages, self.fp32_convs = shift_pad, len(channels), fp32_convs
         stages, prev = [], in_channels
@@ -82,20 +83,54 @@ class ConvStem(nn.Module):
             prev = c
         self.stages = nn.Sequential(*stages)
         self.proj = nn.Linear(prev, dim)
+        self.keypoint_stage = range(len(channels))[keypoint_stage] if keypoints else None
+        self.keypoints = SpatialSoftmax(channels[self.keypoint_stage], keypoints, dim) if keypoints else None
 
     def num_tokens(self, image_size: Sequence[int]) -> int:
         h, w = image_size
         for _ in range(self.n_stages):
             h, w = (h + 1) // 2, (w + 1) // 2
-        return h * w
+        return h * w + (self.keypoints is not None)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = to_signed_unit(images)
         if self.training:
             x = random_shift(x, self.shift_pad)
+        kp = None
         with torch.autocast(x.device.type, enabled=not self.fp32_convs and torch.is_autocast_enabled(x.device.type)):
-            x = self.stages(x)  # (B, C, h, w)
-        return self.proj(x.flatten(2).transpose(1, 2))  # (B, h*w, dim)
+            for i, stage in enumerate(self.stages):
+                x = stage(x)  # (B, C_i, h_i, w_i)
+                if i == self.keypoint_stage:
+                    kp = self.keypoints.coordinates(x)  # (B, K * 2)
+        tokens = self.proj(x.flatten(2).transpose(1, 2))  # (B, h*w, dim)
+        if kp is None:
+            return tokens
+        return torch.cat([tokens, self.keypoints.proj(kp).unsqueeze(1).to(tokens.dtype)], dim=1)  # (B, h*w + 1, dim)
+
+
+class SpatialSoftmax(nn.Module):
+    """Keypoints of a feature map as one token (Levine et al. 2016; robomimic's and Diffusion Policy's read-out).
+
+    A stem that ends at 2x2 cells keeps *where* things are only in its channels; a goal dot or a puck a few
+    pixels wide is then located coarsely. Each of ``K`` 1x1-conv maps is softmaxed over the positions of an
+    earlier, finer stage (8x8 for 64^2 views at stride 8) and read out as its expected (x, y) in [-1, 1]:
+    sub-cell positions at the cost of one more token per view.
+    (B, C, h, w) -> coordinates (B, K * 2) -> ``proj`` -> (B, dim)."""
+
+    def __init__(self, in_channels: int, keypoints: int, dim: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, keypoints, 1)
+        self.log_temperature = nn.Parameter(torch.zeros(()))
+        self.proj = nn.Linear(2 * keypoints, dim)
+
+    def coordinates(self, x: torch.Tensor) -> torch.Tensor:
+        B, _, h, w = x.shape
+        logits = self.conv(x).flatten(2) / self.log_temperature.exp()  # (B, K, h*w)
+        attn = logits.float().softmax(-1)
+        ys = torch.linspace(-1.0, 1.0, h, device=x.device)
+        xs = torch.linspace(-1.0, 1.0, w, device=x.device)
+        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).view(h * w, 2)  # (h*w, 2) as (x, y)
+        return (attn @ grid).flatten(1)  # (B, K * 2)
 
 
 def _conv_gn_silu(cin: int, cout: int, stride: int, groups: int) -> nn.Sequential:

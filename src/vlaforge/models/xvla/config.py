@@ -80,6 +80,14 @@ class XVLAConfig(PolicyConfig):
     freeze_backbone: bool = False
     stem_channels: tuple[int, ...] = (32, 64, 128, 256)
     convs_per_stage: int = 1
+    stem_keypoints: int = 0
+    """From-scratch conv stem only: also read ``K`` spatial-softmax keypoints (expected x, y of K learned maps) off
+    the stride-8 stage and add them as one more token per view (``vlaforge.nn.vision.SpatialSoftmax``); 0: off.
+    Why (issue 15, BENCHMARKS.md session 23): the fast stem ends at 2x2 cells per 64^2 view, and on reach's on-policy
+    frames X-VLA's chunk moved less with swapped images than with a swapped state (BC's: 5x more with the images),
+    its error nearly all a systematic drift: the goal dot is located coarsely. Measured with 32 on the peg-weighted
+    six-dataset recipe, training seed 1: reach and push 100% (90 / 90% without), 93.0% against 95.0% on the mean
+    (peg-insert 70 against 90%, door 80 against 100%; 7% fewer samples in the budget), one seed; it stays 0."""
     patch_size: int = 16
     shift_pad: int = 4
     """Train-time random shift in pixels (DrQ); 0 disables."""
@@ -174,6 +182,15 @@ class XVLAConfig(PolicyConfig):
         if not 0.0 <= self.proprio_dropout < 1.0:
             raise ConfigError(f"xvla proprio_dropout={self.proprio_dropout}: use a probability in [0, 1) (0 keeps "
                               "the state for every sample; set use_proprio=False to drop it everywhere)")
+        if self.stem_keypoints < 0:
+            raise ConfigError(f"xvla stem_keypoints={self.stem_keypoints}: use 0 (off) or a number of keypoints")
+        if self.stem_keypoints and (self.vl_encoder != "conv" or self.backbone_path):
+            raise ConfigError(f"xvla stem_keypoints={self.stem_keypoints} reads the from-scratch conv stem; it needs "
+                              f"vl_encoder='conv' and no backbone_path (got {self.vl_encoder!r}, "
+                              f"{self.backbone_path!r}): unset stem_keypoints or the other encoder")
+        if self.stem_keypoints and len(self.stem_channels) < 3:
+            raise ConfigError(f"xvla stem_keypoints reads the third stage from the end; stem_channels "
+                              f"{self.stem_channels} has {len(self.stem_channels)} stages: give it 3 or more")
 
     def create(self, normalizer, embodiments):
         from vlaforge.models.xvla.model import XVLAPolicy

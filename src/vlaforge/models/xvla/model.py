@@ -92,7 +92,8 @@ class ConvVL(nn.Module):
                 return PatchStem(cfg.width, cfg.patch_size, shift_pad=cfg.shift_pad)
             if cfg.vl_encoder == "pretrained":
                 return cfg.image_encoder.create(cfg.width)
-            return ConvStem(cfg.width, cfg.stem_channels, cfg.convs_per_stage, shift_pad=cfg.shift_pad)
+            return ConvStem(cfg.width, cfg.stem_channels, cfg.convs_per_stage, shift_pad=cfg.shift_pad,
+                            keypoints=cfg.stem_keypoints)
         self.stems = nn.ModuleList(stem() for _ in cfg.cameras)
         self.text_proj = nn.Linear(text_dim, cfg.width)
         self.vl_dim = self.aux_dim = cfg.width
