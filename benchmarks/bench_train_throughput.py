@@ -2,6 +2,8 @@
 
     python benchmarks/bench_train_throughput.py                      # every variant, ~10 min on 2 cores
     python benchmarks/bench_train_throughput.py --variants tiny16 fast
+    python benchmarks/bench_train_throughput.py --variants fast_film fast_film_kp32 fast_film fast_film_kp32 \
+        --steps 400 --out benchmarks/results/train_throughput_keypoints.json   # a repeated variant: rows name#2
     git worktree add /tmp/before 9cb70fb && python benchmarks/bench_train_throughput.py --variants tiny16 \
         --src /tmp/before/src --label before --out benchmarks/results/train_throughput_before.json
 
@@ -32,6 +34,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "fast": ("xvla_fast_mt10", []),
     "fast_fp32": ("xvla_fast_mt10", ["--precision", "fp32"]),
     "bc": ("bc_tiny_mt10", []),
+    "fast_film": ("xvla_fast_film_mt10", []),
+    "fast_film_kp32": ("xvla_fast_film_mt10", ["--policy.stem-keypoints", "32"]),  # session 23's keypoint token
 }
 
 
@@ -65,6 +69,7 @@ def main() -> None:
            "command": "python benchmarks/bench_train_throughput.py " + " ".join(sys.argv[1:]), "rows": {}}
     for name in a.variants:
         row = f"{name}@{a.label}" if a.label else name
+        row = row if row not in res["rows"] else f"{row}#{sum(r.split('#')[0] == row for r in res['rows']) + 1}"
         res["rows"][row] = run(name, a.steps, Path(a.scratch), a.src)
         print(f"{row:<18} {res['rows'][row]['samples_per_s']:7.1f} samples/s  ({res['rows'][row]['recipe']})",
               flush=True)
