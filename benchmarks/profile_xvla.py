@@ -2,6 +2,8 @@
 
     python benchmarks/profile_xvla.py                 # profile + variants, ~5 min on 2 cores
     python benchmarks/profile_xvla.py --quick         # fewer repetitions
+    python benchmarks/profile_xvla.py --only FiLM --out benchmarks/results/profile_xvla_keypoints.json
+                                                      # the variants whose name holds FiLM (session 23's keypoints)
 
 1. torch.profiler summaries (top ops by self CPU time) of one training step (batch 32, bf16
    autocast) and one ``predict_action_chunk`` at batch 1.
@@ -19,6 +21,7 @@ import argparse
 import contextlib
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -92,11 +95,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/results/profile_xvla.json")
+    ap.add_argument("--only", default="", help="run only the variants whose name contains this string")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     steps, reps = (4, 10) if a.quick else (10, 30)
     res: dict = {"precision_auto": "bf16" if BF16 else "fp32", "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                 "command": f"python benchmarks/profile_xvla.py{' --quick' if a.quick else ''}",
+                 "command": "python benchmarks/profile_xvla.py " + " ".join(sys.argv[1:]),
                  "date": time.strftime("%Y-%m-%d %H:%M"), "threads": a.threads,
                  "machine": describe_machine()}
 
@@ -149,13 +153,18 @@ def main() -> None:
                                                                        num_inference_steps=5)),
         f"{p}, fast stem + regression (one pass)": dict(bf16=BF16, cfg=dict(stem_channels=FAST_STEM,
                                                                             objective="regression")),
+        f"{p}, fast stem + FiLM": dict(bf16=BF16, cfg=dict(stem_channels=FAST_STEM, instruction_film=True)),
+        f"{p}, fast stem + FiLM + 32 keypoints": dict(bf16=BF16, cfg=dict(stem_channels=FAST_STEM,
+                                                                          instruction_film=True, stem_keypoints=32)),
     }
+    variants = {k: v for k, v in variants.items() if a.only in k}
     rows = {}
     for name, v in variants.items():
         pol_v = build(**v.get("cfg", {}))
         attention.EXPLICIT_CPU_BF16 = v.get("explicit_attention", True)
         ms, out = chunk_ms(pol_v, v["bf16"], reps, v.get("inference_mode", False))
-        same_net = not ({"stem_channels", "objective", "attention"} & set(v.get("cfg", {})))
+        same_net = not ({"stem_channels", "objective", "attention", "instruction_film", "stem_keypoints"}
+                        & set(v.get("cfg", {})))
         rows[name] = {"chunk_ms": round(ms, 2), "train_samples_per_s": round(train_rate(pol_v, 64, v["bf16"], steps), 1),
                       "max_abs_diff_vs_default": float((out - ref).abs().max()) if same_net else None}
         print(f"{name:<42} chunk {ms:6.1f} ms   train {rows[name]['train_samples_per_s']:6.1f} samples/s   "
