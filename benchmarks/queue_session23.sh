@@ -24,6 +24,9 @@ if [ "$part" = gap_runs ]; then  # TASK_ENV SUFFIX...: the same fit on DAgger se
     run $PY benchmarks/fit_gap.py "${runs[@]}" --data data/mt10_64_dagger_seed1 --tasks "$inst" --frames 640 \
         --reliance --out benchmarks/results/fit_gap/gap_${task}_dagger_seed1_runs.json
 fi
+if [ "$part" = wide ]; then  # TAG...: session 15's wider evaluation (200 episodes from seed 20,000) of each run
+    for t in "${@:2}"; do wide_eval "$t"; done
+fi
 if [ "$part" = taskw ]; then  # NAME SEED W1 [W2 ...]: the six-dataset X-VLA recipe with task weights 'ENV=W'
     name=$2; seed=$3; shift 3; ov=(--override=--data.task-weights); for w in "$@"; do ov+=(--override=$w); done
     run $PY benchmarks/bench_mt10.py --recipe xvla_fast_film_dagger_mt10 --tag ${X3}_${name}$(sfx $seed) \
