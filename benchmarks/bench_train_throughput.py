@@ -67,9 +67,11 @@ def main() -> None:
     a = ap.parse_args()
     res = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, 2-core CPU, no GPU",
            "command": "python benchmarks/bench_train_throughput.py " + " ".join(sys.argv[1:]), "rows": {}}
+    seen: dict[str, int] = {}
     for name in a.variants:
         row = f"{name}@{a.label}" if a.label else name
-        row = row if row not in res["rows"] else f"{row}#{sum(r.split('#')[0] == row for r in res['rows']) + 1}"
+        seen[row] = seen.get(row, 0) + 1
+        row = row if seen[row] == 1 else f"{row}#{seen[row]}"  # a repeated variant: name#2, name#3, ...
         res["rows"][row] = run(name, a.steps, Path(a.scratch), a.src)
         print(f"{row:<18} {res['rows'][row]['samples_per_s']:7.1f} samples/s  ({res['rows'][row]['recipe']})",
               flush=True)

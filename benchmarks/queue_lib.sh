@@ -71,9 +71,13 @@ fresh_eval() {  # TAG [vlaforge eval flags...]
 }
 
 # session 21's six datasets (clean, DART, three DAgger rounds, the weak seeds' round) and the tags of the runs on them
-# (sessions 22-23); sfx SEED: training seed 0 keeps the bare tag, as in sessions 20-23
+# (sessions 22-23); sfx SEED: training seed 0 keeps the bare tag, as in sessions 20-23; instruction_of TASK: a
+# Meta-World task's instruction (push or push-v3 -> 'push the puck to the goal')
 SIX_DATA=data/mt10_64,data/mt10_64_dart,data/mt10_64_dagger1,data/mt10_64_dagger_flow
 SIX_DATA=$SIX_DATA,data/mt10_64_dagger_seed1,data/mt10_64_dagger_seed2
 X3=xvla_fast_clean_dart_dagger1_flowdagger_seedsdagger_film_flow
 B3=bc_tiny_clean_dart_dagger1_flowdagger_seedsdagger_eqsamples
 sfx() { [ "$1" = 0 ] && echo "" || echo "_seed$1"; }
+instruction_of() {
+    $PY -c "from vlaforge.sim.tasks import instruction, canonical_task as c; print(instruction(c('$1')))"
+}

@@ -7,11 +7,11 @@
 set -u
 source benchmarks/queue_lib.sh
 part=${1:-}
-DATA=$SIX_DATA   # session 21's six datasets; X3, B3 and sfx: queue_lib.sh
+DATA=$SIX_DATA   # session 21's six datasets; X3, B3, sfx and instruction_of: queue_lib.sh
 if [ "$part" = gap ]; then  # TASK_ENV: teacher-forced fit of peg-weighted X-VLA (seeds 1, 2) and BC (seeds 0, 1)
     # on the task's frames of both on-policy DAgger datasets (seeds 1 and 2; all four trained on them), as session
     # 22's hover part measured peg-insert
-    inst=$($PY -c "from vlaforge.sim.tasks import instruction, canonical_task as c; print(instruction(c('$2')))")
+    inst=$(instruction_of "$2")
     for d in 1 2; do
         run $PY benchmarks/fit_gap.py runs/bench/${X3}_pegw3_seed1 runs/bench/${X3}_pegw3_seed2 runs/bench/$B3 \
             runs/bench/${B3}_seed1 --data data/mt10_64_dagger_seed$d --tasks "$inst" --frames 640 --reliance \
@@ -19,7 +19,7 @@ if [ "$part" = gap ]; then  # TASK_ENV: teacher-forced fit of peg-weighted X-VLA
     done
 fi
 if [ "$part" = gap_runs ]; then  # TASK_ENV SUFFIX...: the same fit on DAgger seed 1's frames for X3_SUFFIX runs
-    inst=$($PY -c "from vlaforge.sim.tasks import instruction, canonical_task as c; print(instruction(c('$2')))")
+    inst=$(instruction_of "$2")
     task=$2; shift 2; runs=(); for s in "$@"; do runs+=(runs/bench/${X3}_$s); done
     run $PY benchmarks/fit_gap.py "${runs[@]}" --data data/mt10_64_dagger_seed1 --tasks "$inst" --frames 640 \
         --reliance --out benchmarks/results/fit_gap/gap_${task}_dagger_seed1_runs.json

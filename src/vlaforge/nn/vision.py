@@ -83,8 +83,10 @@ class ConvStem(nn.Module):
             prev = c
         self.stages = nn.Sequential(*stages)
         self.proj = nn.Linear(prev, dim)
-        self.keypoint_stage = range(len(channels))[keypoint_stage] if keypoints else None
-        self.keypoints = SpatialSoftmax(channels[self.keypoint_stage], keypoints, dim) if keypoints else None
+        self.keypoint_stage, self.keypoints = None, None
+        if keypoints:
+            self.keypoint_stage = range(len(channels))[keypoint_stage]  # e.g. -3 -> 2 of 5 stages
+            self.keypoints = SpatialSoftmax(channels[self.keypoint_stage], keypoints, dim)
 
     def num_tokens(self, image_size: Sequence[int]) -> int:
         h, w = image_size
@@ -124,7 +126,7 @@ class SpatialSoftmax(nn.Module):
         self.proj = nn.Linear(2 * keypoints, dim)
 
     def coordinates(self, x: torch.Tensor) -> torch.Tensor:
-        B, _, h, w = x.shape
+        h, w = x.shape[-2:]
         logits = self.conv(x).flatten(2) / self.log_temperature.exp()  # (B, K, h*w)
         attn = logits.float().softmax(-1)
         ys = torch.linspace(-1.0, 1.0, h, device=x.device)
