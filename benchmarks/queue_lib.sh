@@ -1,8 +1,8 @@
 # Shared by the benchmark queues (benchmarks/queue_session*.sh): source it from the repository root.
 # Gives PY and VF (the venv's python and vlaforge), log and run (timestamped job lines, one job at a
 # time), NOVIDEO (the flags for demos only: empty action-free tuples), wait_for PID (a job started
-# before the queue finishes first), collect_mt10_data, collect_clean_data and collect_dart_data (datasets, skipped
-# when present), wide_eval and steps_eval (session 15's wider evaluation and Euler-step re-evaluation of a run),
+# before the queue finishes first), collect_mt10_data, collect_clean_data, collect_dart_data and collect_heldout_data
+# (datasets, skipped when present), wide_eval and steps_eval (session 15's wider evaluation and Euler-step re-evaluation of a run),
 # fresh_eval (session 20's fresh episodes) and extra_eval under both.
 export MUJOCO_GL=egl
 PY=.venv/bin/python
@@ -26,11 +26,19 @@ collect_dart_data() {
         --action-noise 0.3 --noise-hold 8
 }
 
+# held-out clean and DART demos (seeds 5000+, 3 per task; sessions 17 and 24), for benchmarks/fit_gap.py
+collect_heldout_data() {
+    [ -f data/mt10_64_heldout/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 3 \
+        --image-size 64 --cameras corner2,gripperPOV --seed-start 5000 --out data/mt10_64_heldout --workers 2
+    [ -f data/mt10_64_dart_heldout/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 3 \
+        --image-size 64 --cameras corner2,gripperPOV --seed-start 5000 --out data/mt10_64_dart_heldout --workers 2 \
+        --action-noise 0.3 --noise-hold 8
+}
+
 # the protocol's MT10 demos, held-out episodes (seeds 5000+) and MT40 action-free video
 collect_mt10_data() {
     collect_clean_data
-    [ -f data/mt10_64_heldout/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 3 \
-        --image-size 64 --cameras corner2,gripperPOV --seed-start 5000 --out data/mt10_64_heldout --workers 2
+    collect_heldout_data
     [ -f data/mt40_video_64/meta/info.json ] || run $VF collect metaworld --tasks mt40 --episodes-per-task 10 \
         --no-actions --out data/mt40_video_64 --workers 2
 }

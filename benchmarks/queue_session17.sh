@@ -55,11 +55,7 @@ fi
 if [ "$part" = heldout ]; then
     # held-out demos for benchmarks/fit_gap.py and codec_gap.py: seeds 5,000+ (the demos train on 0+, the protocol
     # evaluates from 10,000), clean and DART, 3 episodes per task each
-    [ -f data/mt10_64_heldout/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 3 \
-        --image-size 64 --cameras corner2,gripperPOV --seed-start 5000 --out data/mt10_64_heldout --workers 1
-    [ -f data/mt10_64_dart_heldout/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 3 \
-        --image-size 64 --cameras corner2,gripperPOV --seed-start 5000 --out data/mt10_64_dart_heldout --workers 1 \
-        --action-noise 0.3 --noise-hold 8
+    collect_heldout_data
 fi
 if [ "$part" = probes ]; then
     # where X-VLA and BC part (BENCHMARKS.md session 17): the fit on demos and held-out demos, the chunk's reliance on

@@ -323,21 +323,24 @@ def test_without_proprio_the_chunk_ignores_the_state_and_dropout_zeroes_some_sam
         make_policy(proprio_dropout=1.0)
 
 
-def test_stem_keypoints_add_one_token_per_view_that_the_chunk_reads():
+@pytest.mark.parametrize("option, module", [("stem_keypoints", "keypoints"), ("stem_grid", "grid")])
+def test_stem_readout_adds_one_token_per_view_that_the_chunk_reads(option, module):
     from vlaforge.core.errors import ConfigError
 
-    kp = make_policy(stem_keypoints=8)
-    assert kp.vl.tokens_per_view == make_policy().vl.tokens_per_view + 1
+    policy = make_policy(**{option: 2})
+    assert policy.vl.tokens_per_view == make_policy().vl.tokens_per_view + 1
     batch = make_batch()
-    loss, _ = seeded_loss(kp, batch)
+    loss, _ = seeded_loss(policy, batch)
     loss.backward()
-    assert all(s.keypoints.proj.weight.grad.abs().sum() > 0 for s in kp.vl.stems)  # every view's keypoints train
-    chunk = kp.eval().predict_action_chunk(obs_of(batch), generator=torch.Generator().manual_seed(0))
-    assert chunk.shape[:2] == (3, kp.config.chunk_size) and torch.isfinite(chunk).all()
+    assert all(getattr(s, module).proj.weight.grad.abs().sum() > 0 for s in policy.vl.stems)  # every view's trains
+    chunk = policy.eval().predict_action_chunk(obs_of(batch), generator=torch.Generator().manual_seed(0))
+    assert chunk.shape[:2] == (3, policy.config.chunk_size) and torch.isfinite(chunk).all()
     with pytest.raises(ConfigError, match="vl_encoder='conv'"):
-        make_policy(stem_keypoints=8, vl_encoder="patch")
-    with pytest.raises(ConfigError, match="stem_keypoints"):
-        make_policy(stem_keypoints=-1)
+        make_policy(**{option: 2}, vl_encoder="patch")
+    with pytest.raises(ConfigError, match=option):
+        make_policy(**{option: -1})
+    with pytest.raises(ConfigError, match="stages: give it"):
+        make_policy(**{option: 2}, stem_channels=(8,))
 
 
 def zero_init_twin(**option):

@@ -78,3 +78,21 @@ def test_conv_stem_keypoint_token_is_one_more_token_that_sees_the_finer_stage():
     assert stem.keypoints.conv.weight.grad.abs().sum() > 0 and stem.keypoints.log_temperature.grad is not None
     plain = ConvStem(16, channels=(8, 8, 8, 8, 8))
     assert plain.num_tokens((64, 64)) == 4 and plain.keypoints is None
+
+
+def test_grid_token_reads_each_cell_of_the_stride_16_stage_with_its_own_weights():
+    stem = ConvStem(16, channels=(8, 8, 8, 8, 8), grid=4, keypoints=2)
+    assert stem.grid_stage == 3 and stem.num_tokens((64, 64)) == 6  # 2x2 cells + keypoint token + grid token
+    img = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)
+    out = stem.eval()(img)
+    assert out.shape == (2, 6, 16)
+    out[:, -1].sum().backward()
+    assert stem.grid.proj.weight.grad.abs().sum() > 0
+    # position-specific: the same feature in two different cells gives two different tokens (a shared per-cell
+    # linear followed by a sum would not tell them apart)
+    grid = stem.grid
+    a, b = torch.zeros(1, 8, 4, 4), torch.zeros(1, 8, 4, 4)
+    a[0, 0, 0, 0] = b[0, 0, 3, 3] = 1.0
+    assert not torch.allclose(grid.proj(grid.cells(a)), grid.proj(grid.cells(b)))
+    # adaptive pooling keeps the linear's size for other image sizes
+    assert ConvStem(16, channels=(8, 8, 8, 8, 8), grid=4).eval()(torch.zeros(1, 3, 96, 96)).shape == (1, 10, 16)

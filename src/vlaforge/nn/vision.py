@@ -67,12 +67,13 @@ class ConvStem(nn.Module):
     token at little cost: the transformer, not the stem, dominates the compute).
     ``fp32_convs`` keeps the convs out of bf16 autocast: on this CPU (oneDNN, AVX-512 BF16)
     bf16 conv *backward* measured 2-10x slower than fp32, while the stem's FLOPs are small.
-    (B, 3, H, W) -> (B, (H / 2^S) * (W / 2^S), dim) for S = len(channels) stages.
+    ``keypoints`` / ``grid`` add one token each, read off an earlier, finer stage (``SpatialSoftmax``, ``GridToken``).
+    (B, 3, H, W) -> (B, (H / 2^S) * (W / 2^S) [+ 1] [+ 1], dim) for S = len(channels) stages.
     """
 
     def __init__(self, dim: int, channels: Sequence[int] = (32, 64, 128, 256), convs_per_stage: int = 1,
                  groups: int = 8, shift_pad: int = 0, in_channels: int = 3, fp32_convs: bool = True,
-                 keypoints: int = 0, keypoint_stage: int = -3) -> None:
+                 keypoints: int = 0, keypoint_stage: int = -3, grid: int = 0, grid_stage: int = -2) -> None:
         super().__init__()
         self.shift_pad, self.n_stages, self.fp32_convs = shift_pad, len(channels), fp32_convs
         stages, prev = [], in_channels
@@ -87,27 +88,37 @@ class ConvStem(nn.Module):
         if keypoints:
             self.keypoint_stage = range(len(channels))[keypoint_stage]  # e.g. -3 -> 2 of 5 stages
             self.keypoints = SpatialSoftmax(channels[self.keypoint_stage], keypoints, dim)
+        self.grid_stage, self.grid = None, None
+        if grid:
+            self.grid_stage = range(len(channels))[grid_stage]  # e.g. -2 -> 3 of 5 stages (stride 16)
+            self.grid = GridToken(channels[self.grid_stage], grid, dim)
 
     def num_tokens(self, image_size: Sequence[int]) -> int:
         h, w = image_size
         for _ in range(self.n_stages):
             h, w = (h + 1) // 2, (w + 1) // 2
-        return h * w + (self.keypoints is not None)
+        return h * w + (self.keypoints is not None) + (self.grid is not None)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = to_signed_unit(images)
         if self.training:
             x = random_shift(x, self.shift_pad)
-        kp = None
+        kp = cells = None
         with torch.autocast(x.device.type, enabled=not self.fp32_convs and torch.is_autocast_enabled(x.device.type)):
             for i, stage in enumerate(self.stages):
                 x = stage(x)  # (B, C_i, h_i, w_i)
                 if i == self.keypoint_stage:
                     kp = self.keypoints.coordinates(x)  # (B, K * 2)
-        tokens = self.proj(x.flatten(2).transpose(1, 2))  # (B, h*w, dim)
-        if kp is None:
-            return tokens
-        return torch.cat([tokens, self.keypoints.proj(kp).unsqueeze(1).to(tokens.dtype)], dim=1)  # (B, h*w + 1, dim)
+                if i == self.grid_stage:
+                    cells = self.grid.cells(x)  # (B, C * g * g)
+        tokens = [self.proj(x.flatten(2).transpose(1, 2))]  # (B, h*w, dim)
+        if kp is None and cells is None:
+            return tokens[0]
+        if kp is not None:
+            tokens.append(self.keypoints.proj(kp).unsqueeze(1))  # (B, 1, dim)
+        if cells is not None:
+            tokens.append(self.grid.proj(cells).unsqueeze(1))  # (B, 1, dim)
+        return torch.cat([t.to(tokens[0].dtype) for t in tokens], dim=1)  # (B, h*w [+ 1] [+ 1], dim)
 
 
 class SpatialSoftmax(nn.Module):
@@ -133,6 +144,26 @@ class SpatialSoftmax(nn.Module):
         xs = torch.linspace(-1.0, 1.0, w, device=x.device)
         grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).view(h * w, 2)  # (h*w, 2) as (x, y)
         return (attn @ grid).flatten(1)  # (B, K * 2)
+
+
+class GridToken(nn.Module):
+    """A g x g grid of a feature map, flattened through one linear, as one token (the read-out of BC's MLP).
+
+    BC flattens its 4x4 stride-16 grid into an MLP: every cell has its own weights, so *where* a feature fires is
+    read directly. A transformer reads its cell tokens through shared weights and learned position embeddings
+    instead; X-VLA's fast stem also stops at 2x2 cells. This token gives the action tokens BC's position-specific
+    read-out of the finer stage at the cost of one token per view. Pooled to ``g`` x ``g`` (an identity for 64^2 views
+    at stride 16 with g=4), so the linear's size does not depend on the image size.
+    (B, C, h, w) -> cells (B, C * g * g) -> ``proj`` -> (B, dim)."""
+
+    def __init__(self, in_channels: int, grid: int, dim: int) -> None:
+        super().__init__()
+        self.size = grid
+        self.norm = nn.LayerNorm(in_channels * grid * grid)
+        self.proj = nn.Linear(in_channels * grid * grid, dim)
+
+    def cells(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(F.adaptive_avg_pool2d(x, self.size).flatten(1))  # (B, C * g * g)
 
 
 def _conv_gn_silu(cin: int, cout: int, stride: int, groups: int) -> nn.Sequential:

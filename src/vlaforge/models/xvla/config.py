@@ -89,6 +89,15 @@ class XVLAConfig(PolicyConfig):
     six-dataset recipe, training seed 1: reach and push 100% (90 / 90% without), 93.0% against 95.0% on the mean
     (peg-insert 70 against 90%, door 80 against 100%; 7% fewer samples in the budget); over 300 episodes reach
     93 against 80%, peg-insert 70 against 90%, 91.7 against 92.7% on the mean. One seed; it stays 0."""
+    stem_grid: int = 0
+    """From-scratch conv stem only: also read the stride-16 stage as a ``g`` x ``g`` grid (adaptive-pooled; 4 is the
+    whole 4x4 map of a 64^2 view), flattened through one linear into one more token per view
+    (``vlaforge.nn.vision.GridToken``); 0: off. Why (issue 15, BENCHMARKS.md session 24): X-VLA fits the expert's
+    chunks ~2x as loosely as BC at equal samples, and BC reads its 4x4 grid with position-specific weights (its MLP
+    on the flattened cells) where the fast stem gives 2x2 cell tokens through shared weights. Measured at equal steps
+    (3,000 x 32 on the clean + DART demos): the chunk moves more with the images (0.34 against 0.29 std) and less with
+    the state, but the fit on held-out DART demos is 1% closer (0.411 against 0.416 std; BC 0.346) for 7% fewer
+    samples/s and 1.1M more parameters. It stays 0."""
     patch_size: int = 16
     shift_pad: int = 4
     """Train-time random shift in pixels (DrQ); 0 disables."""
@@ -183,15 +192,22 @@ class XVLAConfig(PolicyConfig):
         if not 0.0 <= self.proprio_dropout < 1.0:
             raise ConfigError(f"xvla proprio_dropout={self.proprio_dropout}: use a probability in [0, 1) (0 keeps "
                               "the state for every sample; set use_proprio=False to drop it everywhere)")
-        if self.stem_keypoints < 0:
-            raise ConfigError(f"xvla stem_keypoints={self.stem_keypoints}: use 0 (off) or a number of keypoints")
-        if self.stem_keypoints and (self.vl_encoder != "conv" or self.backbone_path):
-            raise ConfigError(f"xvla stem_keypoints={self.stem_keypoints} reads the from-scratch conv stem; it needs "
-                              f"vl_encoder='conv' and no backbone_path (got {self.vl_encoder!r}, "
-                              f"{self.backbone_path!r}): unset stem_keypoints or the other encoder")
-        if self.stem_keypoints and len(self.stem_channels) < 3:
-            raise ConfigError(f"xvla stem_keypoints reads the third stage from the end; stem_channels "
-                              f"{self.stem_channels} has {len(self.stem_channels)} stages: give it 3 or more")
+        for name, n, what, stage in (("stem_keypoints", self.stem_keypoints, "a number of keypoints", 3),
+                                     ("stem_grid", self.stem_grid, "a grid size (4 for a 4x4 grid)", 2)):
+            self._check_stem_readout(name, n, what, stage)
+
+    def _check_stem_readout(self, name: str, n: int, what: str, stage: int) -> None:
+        """``stem_keypoints`` / ``stem_grid``: one more token per view read off the conv stem's ``stage``-th stage
+        from the end, so they need that stem with enough stages."""
+        if n < 0:
+            raise ConfigError(f"xvla {name}={n}: use 0 (off) or {what}")
+        if n and (self.vl_encoder != "conv" or self.backbone_path):
+            raise ConfigError(f"xvla {name}={n} reads the from-scratch conv stem; it needs vl_encoder='conv' and no "
+                              f"backbone_path (got {self.vl_encoder!r}, {self.backbone_path!r}): unset {name} or the "
+                              "other encoder")
+        if n and len(self.stem_channels) < stage:
+            raise ConfigError(f"xvla {name} reads stage {stage} from the end; stem_channels {self.stem_channels} has "
+                              f"{len(self.stem_channels)} stages: give it {stage} or more")
 
     def create(self, normalizer, embodiments):
         from vlaforge.models.xvla.model import XVLAPolicy

@@ -93,7 +93,7 @@ class ConvVL(nn.Module):
             if cfg.vl_encoder == "pretrained":
                 return cfg.image_encoder.create(cfg.width)
             return ConvStem(cfg.width, cfg.stem_channels, cfg.convs_per_stage, shift_pad=cfg.shift_pad,
-                            keypoints=cfg.stem_keypoints)
+                            keypoints=cfg.stem_keypoints, grid=cfg.stem_grid)
         self.stems = nn.ModuleList(stem() for _ in cfg.cameras)
         self.text_proj = nn.Linear(text_dim, cfg.width)
         self.vl_dim = self.aux_dim = cfg.width

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Session 24 (2026-12-06, a new checkout on machine H: 2-core AMD EPYC, family 26 model 2, AVX-512 BF16, no AMX):
+# issue 15. One training job at a time; run from the repository root, from a snapshot of src/ (PYTHONPATH) so edits
+# cannot reach a running job:  bash benchmarks/queue_session24.sh PART [ARGS]
+#   data                                the clean and DART demos and the held-out demos (seeds 5000+)
+#   fit STEPS NAME RECIPE [FLAGS...]    train NAME for STEPS steps of batch 32 on clean + DART (runs/study24/NAME)
+#   fit_gap OUT NAME...                 fit_gap.py over those runs on the DART demos and held-out DART demos
+#   fit_gap0 OUT NAME...                the same with the flow sampler's deterministic start (init_noise_scale=0)
+#   mt10 TAG RECIPE [FLAGS...]          the MT10 protocol (45 minutes + evaluation) on clean + DART, then wide_eval
+#   bc_eq TAG STEPS                     BC at STEPS x 32 on clean + DART (an X-VLA run's sample count), then wide_eval
+#   bc_eq_of TAG XTAG                   the same at the step count of runs/bench/XTAG
+set -u
+source benchmarks/queue_lib.sh
+part=${1:-}
+shift || true
+DATA=data/mt10_64,data/mt10_64_dart
+if [ "$part" = data ]; then
+    collect_clean_data
+    collect_dart_data
+    collect_heldout_data
+fi
+if [ "$part" = fit ]; then
+    # equal steps, no evaluation: how closely each network fits the expert's chunks per sample (fit_gap below)
+    steps=$1 name=$2 recipe=$3; shift 3
+    run $VF train --recipe "$recipe" --steps "$steps" --data.roots data/mt10_64 data/mt10_64_dart \
+        --data.batch-size 32 --out-dir "runs/study24/$name" --save-every 100000 "$@"
+fi
+if [ "$part" = fit_gap ] || [ "$part" = fit_gap0 ]; then
+    # the DART frames (the expert's labels at perturbed states: where the clean-demo fits of session 17 parted)
+    out=$1; shift
+    names=("$@")
+    set_flags=()
+    [ "$part" = fit_gap0 ] && set_flags=(--set init_noise_scale=0)
+    run $PY benchmarks/fit_gap.py "${names[@]/#/runs/study24/}" --data data/mt10_64_dart \
+        --heldout data/mt10_64_dart_heldout --frames 640 --reliance "${set_flags[@]}" \
+        --out "benchmarks/results/fit_gap/study24_$out.json"
+fi
+if [ "$part" = mt10 ]; then
+    tag=$1 recipe=$2; shift 2
+    run $PY benchmarks/bench_mt10.py --recipe "$recipe" --tag "$tag" --data $DATA "${@/#/--override=}" \
+        --note "$recipe on clean + DART demos${*:+: $*}"
+    wide_eval "$tag"
+fi
+if [ "$part" = bc_eq ]; then
+    tag=$1 steps=$2
+    run $PY benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --tag "$tag" --data $DATA --steps "$steps" \
+        --override=--data.batch-size=32 --note "BC reference, clean + DART demos, ${steps} x 32 samples"
+    wide_eval "$tag"
+fi
+if [ "$part" = bc_eq_of ]; then
+    steps=$($PY -c "import json; print(json.load(open('runs/bench/$2/train_summary.json'))['steps'])")
+    bash "$0" bc_eq "$1" "$steps"
+fi
+if [ "$part" = after ]; then
+    # wait for a running job (PID) to finish, then run the rest: after PID PART [ARGS]
+    wait_for "$1"; shift
+    bash "$0" "$@"
+fi
