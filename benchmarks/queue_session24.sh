@@ -6,6 +6,8 @@
 #   fit STEPS NAME RECIPE [FLAGS...]    train NAME for STEPS steps of batch 32 on clean + DART (runs/study24/NAME)
 #   fit_gap OUT NAME...                 fit_gap.py over those runs on the DART demos and held-out DART demos
 #   fit_gap0 OUT NAME...                the same with the flow sampler's deterministic start (init_noise_scale=0)
+#   eval_study NAME...                  the protocol's 100 episodes for runs/study24/NAME (no videos)
+#   fit_gap45 OUT TAG...                fit_gap over runs/bench/TAG (45-minute runs; fit_gap0's sampler for X-VLA)
 #   mt10 TAG RECIPE [FLAGS...]          the MT10 protocol (45 minutes + evaluation) on clean + DART, then wide_eval
 #   bc_eq TAG STEPS                     BC at STEPS x 32 on clean + DART (an X-VLA run's sample count), then wide_eval
 #   bc_eq_of TAG XTAG                   the same at the step count of runs/bench/XTAG
@@ -32,6 +34,23 @@ if [ "$part" = fit_gap ] || [ "$part" = fit_gap0 ]; then
     set_flags=()
     [ "$part" = fit_gap0 ] && set_flags=(--set init_noise_scale=0)
     run $PY benchmarks/fit_gap.py "${names[@]/#/runs/study24/}" --data data/mt10_64_dart \
+        --heldout data/mt10_64_dart_heldout --frames 640 --reliance "${set_flags[@]}" \
+        --out "benchmarks/results/fit_gap/study24_$out.json"
+fi
+if [ "$part" = eval_study ]; then
+    # does the closer fit at equal steps show up in closed loop? the protocol's seeds, 10 per task
+    for name in "$@"; do
+        run $VF eval --policy "runs/study24/$name/checkpoints/last" --suite mt10 --episodes-per-task 10 \
+            --seed-start 10000 --max-steps 500 --videos-per-task 0 --dataset data/mt10_64_dart \
+            --out "benchmarks/results/study24/$name"
+    done
+fi
+if [ "$part" = fit_gap45 ]; then
+    out=$1; shift
+    names=("$@")
+    set_flags=()
+    [[ "${names[0]}" == xvla* ]] && set_flags=(--set init_noise_scale=0)
+    run $PY benchmarks/fit_gap.py "${names[@]/#/runs/bench/}" --data data/mt10_64_dart \
         --heldout data/mt10_64_dart_heldout --frames 640 --reliance "${set_flags[@]}" \
         --out "benchmarks/results/fit_gap/study24_$out.json"
 fi
