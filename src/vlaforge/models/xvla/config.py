@@ -93,8 +93,9 @@ class XVLAConfig(PolicyConfig):
     """From-scratch conv stem only: also read the stride-16 stage as a ``g`` x ``g`` grid (adaptive-pooled; 4 is the
     whole 4x4 map of a 64^2 view), flattened through one linear into one more token per view
     (``vlaforge.nn.vision.GridToken``); 0: off. Why (issue 15, BENCHMARKS.md session 24): X-VLA fits the expert's
-    chunks ~2x as loosely as BC at equal samples, and BC reads its 4x4 grid with position-specific weights (its MLP
-    on the flattened cells) where the fast stem gives 2x2 cell tokens through shared weights. Measured at equal steps
+    chunks 1.5-2.4x as loosely as BC on the hard tasks' on-policy frames (sessions 22-23), and BC reads its 4x4
+    grid with position-specific weights (its MLP on the flattened cells) where the fast stem gives 2x2 cell tokens
+    through shared weights. Measured at equal steps
     (3,000 x 32 on the clean + DART demos): the chunk moves more with the images (0.34 against 0.29 std) and less with
     the state, but the fit on held-out DART demos is 1% closer (0.411 against 0.416 std; BC 0.346) for 7% fewer
     samples/s and 1.1M more parameters. It stays 0."""
