@@ -1,9 +1,10 @@
 # Shared by the benchmark queues (benchmarks/queue_session*.sh): source it from the repository root.
 # Gives PY and VF (the venv's python and vlaforge), log and run (timestamped job lines, one job at a
 # time), NOVIDEO (the flags for demos only: empty action-free tuples), wait_for PID (a job started
-# before the queue finishes first), collect_mt10_data, collect_clean_data, collect_dart_data and collect_heldout_data
-# (datasets, skipped when present), wide_eval and steps_eval (session 15's wider evaluation and Euler-step re-evaluation of a run),
-# fresh_eval (session 20's fresh episodes) and extra_eval under both.
+# before the queue finishes first), collect_mt10_data, collect_clean_data, collect_dart_data and
+# collect_heldout_data (datasets, skipped when present), wide_eval and steps_eval (session 15's wider evaluation and
+# Euler-step re-evaluation of a run), fresh_eval (session 20's fresh episodes) and extra_eval under both, steps_of TAG
+# (a run's trained steps, to train another at the same sample count).
 export MUJOCO_GL=egl
 PY=.venv/bin/python
 VF=.venv/bin/vlaforge
@@ -11,6 +12,9 @@ log() { echo "[queue] $(date +%H:%M:%S) $*"; }
 run() { log "start: $*"; "$@"; log "done ($?): $*"; }
 NOVIDEO=(--data.action-free-roots --data.action-free-weights)
 wait_for() { while kill -0 "$1" 2>/dev/null; do sleep 5; done; }
+steps_of() {  # TAG: the optimizer steps runs/bench/TAG trained for
+    $PY -c "import json; print(json.load(open('runs/bench/$1/train_summary.json'))['steps'])"
+}
 
 # the protocol's MT10 demos (session 3), skipped when present
 collect_clean_data() {

@@ -31,7 +31,7 @@ if [ "$part" = bc_dagger ]; then
     #   bash benchmarks/queue_session18.sh bc_dagger xvla_fast_clean_dart_dagger1_film_regression \
     #       data/mt10_64,data/mt10_64_dart,data/mt10_64_dagger1 bc_tiny_clean_dart_dagger1_eqsamples)
     xtag=$2 data=$3 tag=$4
-    steps=$($PY -c "import json; print(json.load(open('runs/bench/$xtag/train_summary.json'))['steps'])")
+    steps=$(steps_of "$xtag")
     run $PY benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --tag "$tag" --data "$data" --steps "$steps" \
         --override=--data.batch-size=32 \
         --note "BC reference on $data (the X-VLA's DAgger rollouts included), at $xtag's sample count ($steps x 32)"

@@ -27,7 +27,7 @@ if [ "$part" = xvla_seed1 ]; then
 fi
 if [ "$part" = bc_seed1 ]; then
     # BC on the same data at the seed-0 X-VLA's sample count (25,283 x 32), training seed 1; every evaluation set
-    steps=$($PY -c "import json; print(json.load(open('runs/bench/$X/train_summary.json'))['steps'])")
+    steps=$(steps_of "$X")
     run $PY benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --tag ${B}_seed1 --data $DATA --steps "$steps" \
         --override=--data.batch-size=32 --seed 1 \
         --note "BC reference on $DATA at $X's sample count ($steps x 32), training seed 1"

@@ -30,7 +30,7 @@ if [ "$part" = xvla ]; then  # SEED: the X-VLA recipe on all six datasets with t
         --note "xvla_fast_film_dagger_mt10, flow objective, clean + DART + DAgger round 1 + the flow round + the weak seeds' round, training seed $2"
 fi
 if [ "$part" = bc ]; then  # SEED REF: BC on the same six datasets at the X-VLA run REF's sample count, training seed SEED
-    steps=$($PY -c "import json; print(json.load(open('runs/bench/$3/train_summary.json'))['steps'])")
+    steps=$(steps_of "$3")
     run $PY benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --tag ${B3}$(sfx $2) --data $DATA,$SEEDS_DATA \
         --steps "$steps" --override=--data.batch-size=32 --seed "$2" \
         --note "BC reference on the six datasets at $3's sample count ($steps x 32), training seed $2"

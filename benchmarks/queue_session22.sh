@@ -49,7 +49,7 @@ if [ "$part" = gctx ]; then  # SEED: the six-dataset X-VLA recipe with BC's read
         --note "session 21's six-dataset X-VLA (flow) with global_context (BC's flattened read-out), training seed $2"
 fi
 if [ "$part" = bc_taskw ]; then  # W SEED REF: BC on the six datasets, peg-insert drawn W x as often, REF's samples
-    steps=$($PY -c "import json; print(json.load(open('runs/bench/$4/train_summary.json'))['steps'])")
+    steps=$(steps_of "$4")
     run $PY benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --tag ${B3}_pegw${2}$(sfx $3) --data $DATA \
         --steps "$steps" --override=--data.batch-size=32 --override=--data.task-weights \
         --override=peg-insert-side-v3=$2 --seed "$3" \

@@ -41,7 +41,7 @@ if [ "$part" = kp ]; then  # K SEED: the registered peg-weighted recipe with K s
 fi
 if [ "$part" = bc_taskw ]; then  # NAME SEED REF W1 [W2 ...]: BC on the six datasets with task weights, REF's samples
     name=$2; seed=$3; ref=$4; shift 4; ov=(--override=--data.task-weights); for w in "$@"; do ov+=(--override=$w); done
-    steps=$($PY -c "import json; print(json.load(open('runs/bench/$ref/train_summary.json'))['steps'])")
+    steps=$(steps_of "$ref")
     run $PY benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --tag ${B3}_${name}$(sfx $seed) --data $DATA \
         --steps "$steps" --override=--data.batch-size=32 "${ov[@]}" --seed "$seed" \
         --note "BC on the six datasets with task weights $*, at $ref's samples ($steps x 32), training seed $seed"

@@ -27,15 +27,20 @@ if [ "$part" = fit ]; then
     run $VF train --recipe "$recipe" --steps "$steps" --data.roots data/mt10_64 data/mt10_64_dart \
         --data.batch-size 32 --out-dir "runs/study24/$name" --save-every 100000 "$@"
 fi
-if [ "$part" = fit_gap ] || [ "$part" = fit_gap0 ]; then
-    # the DART frames (the expert's labels at perturbed states: where the clean-demo fits of session 17 parted)
-    out=$1; shift
-    names=("$@")
-    set_flags=()
-    [ "$part" = fit_gap0 ] && set_flags=(--set init_noise_scale=0)
-    run $PY benchmarks/fit_gap.py "${names[@]/#/runs/study24/}" --data data/mt10_64_dart \
-        --heldout data/mt10_64_dart_heldout --frames 640 --reliance "${set_flags[@]}" \
-        --out "benchmarks/results/fit_gap/study24_$out.json"
+# fit_gap.py on the DART demos and held-out DART demos (the expert's labels at perturbed states: where the clean-demo
+# fits of session 17 parted) over DIR/NAME..., into benchmarks/results/fit_gap/study24_OUT.json; SAMPLER 0: X-VLA's
+# flow sampler from its deterministic start (init_noise_scale=0), so its error has no sampler spread
+dart_fit_gap() {  # OUT DIR SAMPLER NAME...
+    local out=$1 dir=$2 sampler=$3 flags=(); shift 3
+    [ "$sampler" = 0 ] && flags=(--set init_noise_scale=0)
+    run $PY benchmarks/fit_gap.py "${@/#/$dir/}" --data data/mt10_64_dart --heldout data/mt10_64_dart_heldout \
+        --frames 640 --reliance "${flags[@]}" --out "benchmarks/results/fit_gap/study24_$out.json"
+}
+[ "$part" = fit_gap ] && dart_fit_gap "$1" runs/study24 noise "${@:2}"
+[ "$part" = fit_gap0 ] && dart_fit_gap "$1" runs/study24 0 "${@:2}"
+if [ "$part" = fit_gap45 ]; then  # the 45-minute runs: X-VLA's with the deterministic start, as fit_gap0
+    sampler=noise; [[ "$2" == xvla* ]] && sampler=0
+    dart_fit_gap "$1" runs/bench "$sampler" "${@:2}"
 fi
 if [ "$part" = eval_study ]; then
     # does the closer fit at equal steps show up in closed loop? the protocol's seeds, 10 per task
@@ -44,15 +49,6 @@ if [ "$part" = eval_study ]; then
             --seed-start 10000 --max-steps 500 --videos-per-task 0 --dataset data/mt10_64_dart \
             --out "benchmarks/results/study24/$name"
     done
-fi
-if [ "$part" = fit_gap45 ]; then
-    out=$1; shift
-    names=("$@")
-    set_flags=()
-    [[ "${names[0]}" == xvla* ]] && set_flags=(--set init_noise_scale=0)
-    run $PY benchmarks/fit_gap.py "${names[@]/#/runs/bench/}" --data data/mt10_64_dart \
-        --heldout data/mt10_64_dart_heldout --frames 640 --reliance "${set_flags[@]}" \
-        --out "benchmarks/results/fit_gap/study24_$out.json"
 fi
 if [ "$part" = mt10 ]; then
     tag=$1 recipe=$2; shift 2
@@ -67,7 +63,7 @@ if [ "$part" = bc_eq ]; then
     wide_eval "$tag"
 fi
 if [ "$part" = bc_eq_of ]; then
-    steps=$($PY -c "import json; print(json.load(open('runs/bench/$2/train_summary.json'))['steps'])")
+    steps=$(steps_of "$2")
     bash "$0" bc_eq "$1" "$steps"
 fi
 if [ "$part" = after ]; then
