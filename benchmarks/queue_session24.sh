@@ -3,10 +3,10 @@
 # issue 15. One training job at a time; run from the repository root, from a snapshot of src/ (PYTHONPATH) so edits
 # cannot reach a running job:  bash benchmarks/queue_session24.sh PART [ARGS]
 #   data                                the clean and DART demos and the held-out demos (seeds 5000+)
-#   fit STEPS NAME RECIPE [FLAGS...]    train NAME for STEPS steps of batch 32 on clean + DART (runs/study24/NAME)
+#   fit STEPS NAME RECIPE [FLAGS...]    train NAME for STEPS steps of batch 32 on clean + DART (runs/$STUDY/NAME)
 #   fit_gap OUT NAME...                 fit_gap.py over those runs on the DART demos and held-out DART demos
 #   fit_gap0 OUT NAME...                the same with the flow sampler's deterministic start (init_noise_scale=0)
-#   eval_study NAME...                  the protocol's 100 episodes for runs/study24/NAME (no videos)
+#   eval_study NAME...                  the protocol's 100 episodes for runs/$STUDY/NAME (no videos)
 #   fit_gap45 OUT TAG...                fit_gap over runs/bench/TAG (45-minute runs; fit_gap0's sampler for X-VLA)
 #   mt10 TAG RECIPE [FLAGS...]          the MT10 protocol (45 minutes + evaluation) on clean + DART, then wide_eval
 #   bc_eq TAG STEPS                     BC at STEPS x 32 on clean + DART (an X-VLA run's sample count), then wide_eval
@@ -16,6 +16,7 @@ source benchmarks/queue_lib.sh
 part=${1:-}
 shift || true
 DATA=data/mt10_64,data/mt10_64_dart
+STUDY=${STUDY:-study24}  # the study parts' folder under runs/ and benchmarks/results/ (session 25: study25)
 if [ "$part" = data ]; then
     collect_clean_data
     collect_dart_data
@@ -25,7 +26,7 @@ if [ "$part" = fit ]; then
     # equal steps, no evaluation: how closely each network fits the expert's chunks per sample (fit_gap below)
     steps=$1 name=$2 recipe=$3; shift 3
     run $VF train --recipe "$recipe" --steps "$steps" --data.roots data/mt10_64 data/mt10_64_dart \
-        --data.batch-size 32 --out-dir "runs/study24/$name" --save-every 100000 "$@"
+        --data.batch-size 32 --out-dir "runs/$STUDY/$name" --save-every 100000 "$@"
 fi
 # fit_gap.py on the DART demos and held-out DART demos (the expert's labels at perturbed states: where the clean-demo
 # fits of session 17 parted) over DIR/NAME..., into benchmarks/results/fit_gap/study24_OUT.json; SAMPLER 0: X-VLA's
@@ -34,10 +35,10 @@ dart_fit_gap() {  # OUT DIR SAMPLER NAME...
     local out=$1 dir=$2 sampler=$3 flags=(); shift 3
     [ "$sampler" = 0 ] && flags=(--set init_noise_scale=0)
     run $PY benchmarks/fit_gap.py "${@/#/$dir/}" --data data/mt10_64_dart --heldout data/mt10_64_dart_heldout \
-        --frames 640 --reliance "${flags[@]}" --out "benchmarks/results/fit_gap/study24_$out.json"
+        --frames 640 --reliance "${flags[@]}" --out "benchmarks/results/fit_gap/${STUDY}_$out.json"
 }
-[ "$part" = fit_gap ] && dart_fit_gap "$1" runs/study24 noise "${@:2}"
-[ "$part" = fit_gap0 ] && dart_fit_gap "$1" runs/study24 0 "${@:2}"
+[ "$part" = fit_gap ] && dart_fit_gap "$1" runs/$STUDY noise "${@:2}"
+[ "$part" = fit_gap0 ] && dart_fit_gap "$1" runs/$STUDY 0 "${@:2}"
 if [ "$part" = fit_gap45 ]; then  # the 45-minute runs: X-VLA's with the deterministic start, as fit_gap0
     sampler=noise; [[ "$2" == xvla* ]] && sampler=0
     dart_fit_gap "$1" runs/bench "$sampler" "${@:2}"
@@ -45,9 +46,9 @@ fi
 if [ "$part" = eval_study ]; then
     # does the closer fit at equal steps show up in closed loop? the protocol's seeds, 10 per task
     for name in "$@"; do
-        run $VF eval --policy "runs/study24/$name/checkpoints/last" --suite mt10 --episodes-per-task 10 \
+        run $VF eval --policy "runs/$STUDY/$name/checkpoints/last" --suite mt10 --episodes-per-task 10 \
             --seed-start 10000 --max-steps 500 --videos-per-task 0 --dataset data/mt10_64_dart \
-            --out "benchmarks/results/study24/$name"
+            --out "benchmarks/results/$STUDY/$name"
     done
 fi
 if [ "$part" = mt10 ]; then

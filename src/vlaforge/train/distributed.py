@@ -20,6 +20,7 @@ the consolidated full weights, so serving never needs the process group.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -55,10 +56,19 @@ def setup(device: str) -> Dist:
     if not dist.is_initialized():
         backend = "nccl" if device.startswith("cuda") and torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend)
+        atexit.register(_teardown)
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if device.startswith("cuda") and torch.cuda.is_available():
         torch.cuda.set_device(local)
     return Dist(dist.get_rank(), dist.get_world_size(), local)
+
+
+def _teardown() -> None:
+    """Destroy the process group before the interpreter does: left to the gloo backend's destructor at exit, a rank
+    now and then aborts ("terminate called without an active exception", seen once in 9 runs of the 2-rank
+    resume test) after its work is done, and torchrun reports the whole job failed."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def device_for(device: str, d: Dist) -> str:
