@@ -29,7 +29,7 @@ if [ "$part" = fit ]; then
         --data.batch-size 32 --out-dir "runs/$STUDY/$name" --save-every 100000 "$@"
 fi
 # fit_gap.py on the DART demos and held-out DART demos (the expert's labels at perturbed states: where the clean-demo
-# fits of session 17 parted) over DIR/NAME..., into benchmarks/results/fit_gap/study24_OUT.json; SAMPLER 0: X-VLA's
+# fits of session 17 parted) over DIR/NAME..., into benchmarks/results/fit_gap/${STUDY}_OUT.json; SAMPLER 0: X-VLA's
 # flow sampler from its deterministic start (init_noise_scale=0), so its error has no sampler spread
 dart_fit_gap() {  # OUT DIR SAMPLER NAME...
     local out=$1 dir=$2 sampler=$3 flags=(); shift 3
