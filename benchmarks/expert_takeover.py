@@ -1,7 +1,9 @@
-"""Can the scripted expert finish from where a policy leaves it? Policy for K steps, then the expert.
+"""Can the scripted expert (or another policy) finish from where a policy leaves it? Policy for K steps, then it.
 
     MUJOCO_GL=egl python benchmarks/expert_takeover.py runs/bench/RUN_A runs/bench/RUN_B \
         --task peg-insert-side-v3 --takeover 0,60,120,200 --out benchmarks/results/takeover/peg
+    MUJOCO_GL=egl python benchmarks/expert_takeover.py runs/bench/XVLA --taker runs/bench/BC \
+        --task pick-place-v3 --takeover 0,50,100,500 --out benchmarks/results/takeover/pick_xvla_then_bc
 
 DAgger labels a policy's states with the expert's actions; the labels only help where the expert, from those states,
 would still succeed. Session 21 found a DAgger round on X-VLA's own peg-insert rollouts (2,500 labelled frames of its
@@ -10,11 +12,17 @@ policy reaches: per checkpoint and seed (from 10,000, the protocol's), the polic
 seeded per step), then the expert acts until success or step ``--max-steps``. K = 0 is the expert alone. Also
 recorded at the hand-over: the hand-object and object-goal distances (privileged state, for the reading only).
 Writes ``takeover.json`` and ``takeover.png`` (success against K, one line per checkpoint) under ``--out``.
+
+``--taker CHECKPOINT`` hands over to that policy instead of the expert (session 26): where one policy fails and
+another succeeds in closed loop, it asks whether the states the first reaches by step K are ones the second still
+finishes from (the first's later actions are what fail) or not (it has already gone astray by K). K at
+``--max-steps`` or more is the first policy alone, K = 0 the taker alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
@@ -28,13 +36,19 @@ from vlaforge.core.atomic import write_json
 from vlaforge.core.machine import describe_machine
 
 
-def takeover_episode(policy, env, expert, sim, task: str, seed: int, k: int, max_steps: int) -> dict:
-    """One episode: the policy's actions for steps < ``k``, the expert's from ``k``; success and where things were
-    at the hand-over (hand-object, object-goal distances in m; Meta-World's state: hand 0:3, object 4:7, goal -3:)."""
+def _policy_action(policy, step, task: str, sim, t: int) -> np.ndarray:
+    """The policy's action for this step (its own sampler, seeded per step, as the evaluation's episodes are)."""
     import torch
 
     from vlaforge.sim.evaluate import policy_obs
 
+    return policy.select_action(policy_obs(step, task, sim), generator=torch.Generator().manual_seed(t))[0].numpy()
+
+
+def takeover_episode(policy, env, expert, sim, task: str, seed: int, k: int, max_steps: int, taker=None) -> dict:
+    """One episode: the policy's actions for steps < ``k``, the expert's (or ``taker``'s, a policy started afresh at
+    the hand-over) from ``k``; success and where things were at the hand-over (hand-object, object-goal distances in
+    m; Meta-World's state: hand 0:3, object 4:7, goal -3:)."""
     step = env.reset(seed)
     policy.reset()
     expert.reset(env, step)
@@ -45,9 +59,12 @@ def takeover_episode(policy, env, expert, sim, task: str, seed: int, k: int, max
             p = np.asarray(step.privileged, np.float64)
             at_k = {"hand_obj": float(np.linalg.norm(p[:3] - p[4:7])),
                     "obj_goal": float(np.linalg.norm(p[4:7] - p[-3:]))}
+            if taker is not None:
+                taker.reset()  # no chunk queued from before the hand-over
         if t < k:
-            action = policy.select_action(policy_obs(step, task, sim), generator=torch.Generator().manual_seed(t))[0]
-            action = action.numpy()
+            action = _policy_action(policy, step, task, sim, t)
+        elif taker is not None:
+            action = _policy_action(taker, step, task, sim, t)
         else:
             action = expert.act(step)
         step = env.step(sim.embodiment.clip_action(action))
@@ -58,19 +75,26 @@ def takeover_episode(policy, env, expert, sim, task: str, seed: int, k: int, max
             "policy_succeeded_first": success_step is not None and success_step < k, **at_k}
 
 
-def run(ckpt: Path, name: str, task: str, seeds: list[int], takeovers: list[int], max_steps: int) -> list[dict]:
+def run(ckpt: Path, name: str, task: str, seeds: list[int], takeovers: list[int], max_steps: int,
+        taker_ckpt: Path | None = None) -> list[dict]:
     from vlaforge.core.checkpoint import load_policy
     from vlaforge.sim.simulator import get_simulator
 
     sim = get_simulator("metaworld")
     policy = load_policy(ckpt).eval()
+    taker = None if taker_ckpt is None else load_policy(taker_ckpt).eval()
+    if taker is not None and (tuple(taker.config.image_size), tuple(taker.config.cameras)) != (
+            tuple(policy.config.image_size), tuple(policy.config.cameras)):
+        raise SystemExit(f"error: --taker {taker_ckpt} sees {taker.config.cameras} at {taker.config.image_size}, "
+                         f"{ckpt} {policy.config.cameras} at {policy.config.image_size}; both must see the same "
+                         "cameras at the same size (one environment renders for both)")
     env = sim.make_env(task, tuple(policy.config.image_size), policy.config.cameras, max_steps)
     expert = sim.expert(task)
     rows = []
     try:
         for k in takeovers:
             for seed in seeds:
-                rows.append(takeover_episode(policy, env, expert, sim, task, seed, k, max_steps))
+                rows.append(takeover_episode(policy, env, expert, sim, task, seed, k, max_steps, taker))
             ok = [r for r in rows if r["k"] == k]
             print(f"  {name} K={k}: {np.mean([r['success'] for r in ok]):.0%} success", flush=True)
     finally:
@@ -88,7 +112,13 @@ def summarise(rows: list[dict]) -> dict:
             "hand_obj_at_k": mean("hand_obj"), "obj_goal_at_k": mean("obj_goal")}
 
 
-def plot(summary: dict[str, dict[str, dict]], path: Path, task: str) -> None:
+def run_name(path: str) -> str:
+    """A run's name from its checkpoint directory (``runs/bench/TAG/checkpoints/step_N`` -> TAG), else the last part."""
+    p = Path(path)
+    return p.parent.parent.name if p.parent.name == "checkpoints" else p.name
+
+
+def plot(summary: dict[str, dict[str, dict]], path: Path, task: str, taker: str = "expert") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,10 +127,10 @@ def plot(summary: dict[str, dict[str, dict]], path: Path, task: str) -> None:
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     for name, per_k in summary.items():
         ax.plot([int(k) for k in per_k], [100 * v["success"] for v in per_k.values()], marker="o", label=name)
-    ax.set_xlabel("policy steps before the expert takes over (K)")
+    ax.set_xlabel(f"policy steps before the {'expert' if taker == 'expert' else 'taker'} takes over (K)")
     ax.set_ylabel("success (%)")
     ax.set_ylim(-5, 105)
-    ax.set_title(f"{task}: expert taking over from the policy", fontsize=9)
+    ax.set_title(f"{task}: {taker[:40]} takes over", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -109,14 +139,23 @@ def plot(summary: dict[str, dict[str, dict]], path: Path, task: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="+", help="run directories (runs/bench/TAG) or checkpoint directories")
+    ap.add_argument("runs", nargs="*", help="run directories (runs/bench/TAG) or checkpoint directories")
     ap.add_argument("--task", default="peg-insert-side-v3")
     ap.add_argument("--takeover", default="0,60,120,200", help="comma-separated K: policy steps before the expert")
     ap.add_argument("--seed-start", type=int, default=10000)
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--max-steps", type=int, default=500)
+    ap.add_argument("--taker", default=None, help="a run or checkpoint that takes over instead of the expert")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--replot", action="store_true", help="only redraw --out/takeover.png from its takeover.json")
     a = ap.parse_args(argv)
+    if a.replot:
+        saved = json.loads((a.out / "takeover.json").read_text())
+        plot(saved["summary"], a.out / "takeover.png", saved["meta"]["task"], run_name(saved["meta"].get("taker",
+                                                                                                 "expert")))
+        return 0
+    if not a.runs:
+        ap.error("give at least one run directory (or --replot)")
     try:
         takeovers = [int(k) for k in a.takeover.split(",")]
     except ValueError:
@@ -124,16 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(a.seed_start, a.seed_start + a.episodes))
     a.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    results = {Path(r).name: run(checkpoint_dir(r), Path(r).name, a.task, seeds, takeovers, a.max_steps)
+    taker = None if a.taker is None else checkpoint_dir(a.taker)
+    results = {Path(r).name: run(checkpoint_dir(r), Path(r).name, a.task, seeds, takeovers, a.max_steps, taker)
                for r in a.runs}
     summary = {name: {str(k): summarise([r for r in rows if r["k"] == k]) for k in takeovers}
                for name, rows in results.items()}
     args = " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
     meta = {"command": f"python benchmarks/expert_takeover.py {args}",
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": describe_machine(),
-            "seconds": round(time.time() - t0, 1), "task": a.task, "seeds": seeds}
+            "seconds": round(time.time() - t0, 1), "task": a.task, "seeds": seeds,
+            "taker": "expert" if a.taker is None else str(taker)}  # the checkpoint directory
     write_json(a.out / "takeover.json", {"meta": meta, "summary": summary, "episodes": results})  # atomic
-    plot(summary, a.out / "takeover.png", a.task)
+    plot(summary, a.out / "takeover.png", a.task, "expert" if a.taker is None else run_name(str(taker)))
     print(f"\n{'run':60s} " + " ".join(f"K={k:>4d}" for k in takeovers))
     for name, s in summary.items():
         print(f"{name:60s} " + " ".join(f"{100 * s[str(k)]['success']:5.0f}%" for k in takeovers))

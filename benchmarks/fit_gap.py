@@ -12,7 +12,10 @@ inference settings, a fixed noise seed) against the demonstrated chunk over the 
 position dims as mean absolute error in units of the action's std (the normalized units BC's L1 and X-VLA's
 losses train in), gripper dims as mean absolute error over the gripper's range, and the drift: the signed position
 error averaged over the executed steps of the chunk, then its absolute value (errors of one sign add up in
-closed loop, alternating ones cancel); overall and per task. ``--reliance`` adds how far the chunk moves when a
+closed loop, alternating ones cancel); the progress: how far the executed chunk moves the hand along the expert's
+displacement, as a fraction of it (``progress``); overall and per task. On rollouts that record each episode's
+outcome (``vlaforge collect --actor``) also split by outcome and episode step (``outcome_split``, a chart beside
+--out). ``--reliance`` adds how far the chunk moves when a
 sample's images, or its state, are swapped for another sample's of the same task (and a bar chart next to --out).
 """
 
@@ -76,6 +79,8 @@ def chunk_errors(policy, root: str, frames: int, seed: int, batch: int = 64, tas
     ds, idx, rng = sample_frames(policy, root, frames, seed, tasks)
     gen = torch.Generator().manual_seed(seed)
     sums: dict[str, dict[str, list[float]]] = {}  # task -> group -> [error sum, count]
+    samples: dict[str, list] = {"task": [], "episode": [], "step": [], "position": [], "gripper": [], "along": [],
+                                "norm2": []}  # one entry per sample
     for start in range(0, len(idx), batch):
         b = ds.get_batch(idx[start:start + batch])
         pred = policy.predict_action_chunk(b, generator=gen).float()  # (B, H, Da) raw units
@@ -95,6 +100,13 @@ def chunk_errors(policy, root: str, frames: int, seed: int, batch: int = 64, tas
         ins_k = inside[:, :k, None]
         executed = signed[:, :k, list(spec.position_dims)]  # (B, k, P)
         drift = ((executed * ins_k).sum(1).abs() / ins_k.sum(1).clamp_min(1)).mean(-1)  # (B,)
+        # progress: the executed chunk's net hand displacement (raw units, summed over the real executed steps)
+        # projected on the expert's; summed over samples as sum(pred . exp) / sum(|exp|^2) (``progress``)
+        pos = list(spec.position_dims)
+        pred_disp = (pred[:, :k, pos] * ins_k).sum(1)  # (B, P)
+        exp_disp = (target[:, :k, pos] * ins_k).sum(1)  # (B, P)
+        samples["along"] += (pred_disp * exp_disp).sum(-1).tolist()
+        samples["norm2"] += exp_disp.pow(2).sum(-1).tolist()
         for group, dims, err in (("position", spec.position_dims, norm_err), ("gripper", spec.gripper_dims, raw_err),
                                  ("drift", spec.position_dims, None)):
             if not dims:
@@ -108,11 +120,70 @@ def chunk_errors(policy, root: str, frames: int, seed: int, batch: int = 64, tas
                 acc = sums.setdefault(task, {}).setdefault(group, [0.0, 0])
                 acc[0] += s
                 acc[1] += n
+            if group in ("position", "gripper"):
+                samples[group] += (per_sample / counts.clamp_min(1)).tolist()
+        samples["task"] += list(b[TASK])
+        samples["episode"] += b["episode_index"].tolist()
+        samples["step"] += b["frame_index"].tolist()
     groups = {g for t in sums.values() for g in t}
     total = {g: sum(t[g][0] for t in sums.values() if g in t) / max(1, sum(t[g][1] for t in sums.values() if g in t))
              for g in groups}
     per_task = {task: {g: round(v[0] / max(1, v[1]), 4) for g, v in gr.items()} for task, gr in sorted(sums.items())}
-    return {**{g: round(v, 4) for g, v in total.items()}, "frames": int(len(idx)), "per_task": per_task}
+    along, norm2, names = (np.asarray(samples[key]) for key in ("along", "norm2", "task"))
+    for task in per_task:
+        per_task[task]["progress"] = progress(along[names == task], norm2[names == task])
+    out = {**{g: round(v, 4) for g, v in total.items()}, "progress": progress(along, norm2), "frames": int(len(idx)),
+           "per_task": per_task}
+    by_outcome = outcome_split(ds.meta.episodes.get("success_step"), samples)
+    return out | ({"by_outcome": by_outcome} if by_outcome else {})
+
+
+def progress(along: np.ndarray, norm2: np.ndarray) -> float | None:
+    """How far the executed chunks move the hand along the expert's displacement, as a fraction of it: sum(pred .
+    exp) / sum(|exp|^2) over samples (1: as far as the expert, 0: nowhere along it, < 0: away from it). Samples where
+    the expert moves most weigh most, so a policy that stalls where the expert still moves scores low even when its
+    per-dim error is no larger than another's. None when the expert does not move at all."""
+    total = float(norm2.sum())
+    return round(float(along.sum()) / total, 4) if total > 0 else None
+
+
+STEP_BINS = (0, 25, 50, 100, 150, 250)
+"""Edges of the episode-step bins of ``outcome_split`` (the rollouts of ``vlaforge collect --actor`` stop at 250)."""
+
+
+def step_labels() -> list[str]:
+    """The bins' names: '0-25', ..., and the last open-ended ('150+')."""
+    return [f"{a}-{b}" for a, b in zip(STEP_BINS[:-2], STEP_BINS[1:-1])] + [f"{STEP_BINS[-2]}+"]
+
+
+def outcome_split(success_step, samples: dict[str, list]) -> dict | None:
+    """Per task, the position error (mean over samples of each sample's mean over its real chunk steps, in action
+    stds) and the ``progress`` of the samples from episodes that succeeded and from those that failed, the error also
+    by the sample's step in its episode (``STEP_BINS``). For a policy's labelled rollouts (``vlaforge collect
+    --actor`` records each episode's ``success_step``, empty when it failed): where along an episode, and in which
+    episodes, a chunk parts from the expert's label; on demos (every episode succeeded) where along the expert's own
+    path. None when the dataset records no ``success_step``."""
+    if success_step is None or not len(samples["task"]):
+        return None
+    ok_episode = np.array([s is not None and s == s for s in success_step.tolist()])  # NaN != NaN: a failed one
+    ok = ok_episode[np.asarray(samples["episode"])]
+    task, step, err, along, norm2 = (np.asarray(samples[k]) for k in ("task", "step", "position", "along", "norm2"))
+    which = np.digitize(step, STEP_BINS[1:-1])  # (N,) bin of each sample's step
+    labels = step_labels()
+
+    def summary(mask: np.ndarray) -> dict:
+        bins = {labels[i]: round(float(err[mask & (which == i)].mean()), 4)
+                for i in range(len(labels)) if (mask & (which == i)).any()}
+        grip = ({"gripper": round(float(np.asarray(samples["gripper"])[mask].mean()), 4)}
+                if len(samples["gripper"]) == len(err) else {})
+        return {"position": round(float(err[mask].mean()), 4), **grip,
+                "progress": progress(along[mask], norm2[mask]), "frames": int(mask.sum()), "by_step": bins}
+
+    out: dict[str, dict] = {}
+    for t in sorted(set(task.tolist())):
+        here = task == t
+        out[t] = {name: summary(here & m) for name, m in (("succeeded", ok), ("failed", ~ok)) if (here & m).any()}
+    return out
 
 
 def reliance(policy, root: str, frames: int, seed: int, batch: int = 64, tasks: tuple[str, ...] = ()) -> dict:
@@ -176,6 +247,54 @@ def plot_reliance(results: dict[str, dict], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_outcomes(results: dict[str, dict], datasets: dict[str, str], path: Path) -> None:
+    """One panel per task with failed episodes in any dataset (every task when none failed): the position error by
+    episode step, a colour per checkpoint, a marker per dataset (``datasets``: split -> root), solid over the
+    episodes that failed and dashed over those that succeeded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vlaforge.core.atomic import atomic_path
+
+    outcomes = [(t, o) for r in results.values() for sp in datasets for t, o in r[sp].get("by_outcome", {}).items()]
+    tasks = sorted({t for t, o in outcomes if "failed" in o}) or sorted({t for t, _ in outcomes})  # demos: every task
+    labels = step_labels()
+    cols = min(3, max(1, len(tasks)))
+    rows = -(-max(1, len(tasks)) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows + 1.2), dpi=110, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    markers = "osD^v"
+    for ax, task in zip(axes.flat, tasks):
+        for c, (name, r) in enumerate(results.items()):
+            for m, (sp, root) in enumerate(datasets.items()):
+                o = r[sp].get("by_outcome", {}).get(task, {})
+                for outcome, style in (("failed", "-"), ("succeeded", "--")):
+                    if outcome not in o:
+                        continue
+                    ys = [o[outcome]["by_step"].get(lb, np.nan) for lb in labels]
+                    ax.plot(range(len(labels)), ys, style, color=colors[c % len(colors)],
+                            marker=markers[m % len(markers)], ms=3,
+                            label=f"{name[:36]} on {Path(root).name[:40]}, {outcome}")
+        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_xlabel("episode step", fontsize=8)
+        ax.set_title(f"{task[:44]}", fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(tasks):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("chunk error vs expert (stds)", fontsize=8)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=6, loc="lower center", ncol=2)
+    fig.suptitle("Each checkpoint's chunk against the expert's label on rollouts, by episode step and outcome "
+                 "(solid: failed episodes, dashed: succeeded)", fontsize=9)
+    fig.tight_layout(rect=(0, 1.0 / (3.2 * rows + 1.2), 1, 0.96))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", help="run directories (each with checkpoints/last) or checkpoint directories")
@@ -214,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"(drift {r.get('drift', float('nan')):.4f}), "
                   f"gripper {r.get('gripper', float('nan')):.4f} of range ({r['frames']} frames, "
                   f"{time.perf_counter() - t0:.0f} s)", flush=True)
+            print(f"{'':48s} {split:8s} progress along the expert's displacement {r.get('progress')}")
+            for task, o in r.get("by_outcome", {}).items():
+                print(f"{'':48s} {split:8s} {task[:36]:36s} " + ", ".join(
+                    f"{k} {v['position']:.4f} / progress {v['progress']} ({v['frames']})" for k, v in o.items()))
             if a.reliance:
                 with torch.no_grad():
                     r.update(reliance(policy, root, a.frames, a.seed, tasks=tasks))
@@ -230,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         write_json(Path(a.out), out)
         print(f"wrote {a.out}")
+        if any("by_outcome" in r[split] for r in results.values() for split in datasets):
+            png = Path(a.out).with_name(Path(a.out).stem + "_outcomes.png")
+            plot_outcomes(results, datasets, png)
+            print(f"wrote {png}")
         if a.reliance:
             png = Path(a.out).with_suffix(".png")
             plot_reliance(results, png)

@@ -88,3 +88,41 @@ def test_summary_counts_policy_successes_without_a_hand_over():
     assert et.summarise(rows) == {"success": 2 / 3, "policy_succeeded_first": 1, "hand_obj_at_k": 0.2,
                                   "obj_goal_at_k": 0.2}
     assert et.summarise(rows[:1])["hand_obj_at_k"] is None
+
+
+class ForwardPolicy:
+    """A policy taking over (--taker): +0.5 per step, like the expert; counts its resets."""
+
+    def __init__(self) -> None:
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def select_action(self, obs, generator=None) -> torch.Tensor:
+        return torch.tensor([[0.5]])
+
+
+def test_another_policy_takes_over_afresh_instead_of_the_expert():
+    et = _load()
+    env, sim, taker = LineEnv(), Sim(), ForwardPolicy()
+
+    class NoExpert(Forward):  # with a taker the expert never acts
+        def act(self, step: Step) -> np.ndarray:
+            raise AssertionError("the expert acted although a taker was given")
+
+    late = et.takeover_episode(Backward(), env, NoExpert(), sim, "line", 0, k=4, max_steps=10, taker=taker)
+    assert late["success_step"] == 9 and late["hand_obj"] == 2.0  # the expert's path from the same hand-over
+    assert taker.resets == 1  # started afresh at the hand-over, nothing queued from before it
+    alone = et.takeover_episode(Backward(), env, NoExpert(), sim, "line", 0, k=10, max_steps=10, taker=taker)
+    assert not alone["success"] and taker.resets == 1  # K at max_steps: the first policy alone, no hand-over
+
+
+def test_replot_redraws_the_chart_from_the_saved_results(tmp_path):
+    et = _load()
+    summary = {"policy_a": {"0": {"success": 1.0}, "50": {"success": 0.4}}}
+    meta = {"task": "push-v3", "taker": "runs/bench/bc_run/checkpoints/step_000100"}
+    (tmp_path / "takeover.json").write_text(__import__("json").dumps({"meta": meta, "summary": summary}))
+    assert et.main(["--replot", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "takeover.png").read_bytes()[:4] == b"\x89PNG"
+    assert et.run_name(meta["taker"]) == "bc_run" and et.run_name("expert") == "expert"

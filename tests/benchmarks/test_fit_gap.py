@@ -102,3 +102,60 @@ def test_tasks_draw_the_frames_from_those_tasks_only(tmp_path):
     assert set(chunk_errors(exact, root, 100, 0)["per_task"]) == {"push the puck", "insert the peg"}
     with pytest.raises(SystemExit, match="its tasks are"):
         chunk_errors(exact, root, 100, 0, tasks=("open the door",))
+
+
+def test_rollouts_split_the_error_by_outcome_and_step(tmp_path, root):
+    """Labelled rollouts (``collect --actor``) record each episode's success_step, empty when it failed: the error of
+    the failed episode's samples is reported apart from the others', and by the samples' step in the episode."""
+    rng = np.random.default_rng(2)
+    w = LeRobotDatasetWriter(tmp_path / "roll", fps=80, robot_type="metaworld_sawyer", cameras=CAMS,
+                             image_size=(16, 16))
+    for t, success_step in ((30, 20), (60, None), (30, 25)):
+        ep = {IMAGE_PREFIX + c: rng.integers(0, 255, size=(t, 16, 16, 3), dtype=np.uint8) for c in CAMS}
+        ep[STATE] = np.full((t, 4), 1.0 if success_step is None else 0.0, dtype=np.float32)  # marks the failed one
+        ep[ACTION] = rng.uniform(-0.5, 0.5, size=(t, 4)).astype(np.float32)
+        w.add_episode(ep, task="push the puck", extra={"success_step": success_step})
+    w.finalize()
+    demos, root = root, str(tmp_path / "roll")
+
+    def off_when_failed(obs, generator=None):  # one std (0.1) off on the failed episode's samples only
+        return obs[ACTION] + 0.1 * obs[STATE][:, -1:, :1]
+
+    r = chunk_errors(_as(make_dummy_policy(cameras=CAMS), off_when_failed), root, 200, 0)
+    o = r["by_outcome"]["push the puck"]
+    assert (o["failed"]["frames"], o["succeeded"]["frames"]) == (60, 60)
+    assert o["failed"]["position"] == pytest.approx(1.0, abs=1e-3) and o["succeeded"]["position"] == 0.0
+    assert o["succeeded"]["progress"] == pytest.approx(1.0, abs=1e-4)
+    assert set(o["failed"]["by_step"]) == {"0-25", "25-50", "50-100"}
+    assert set(o["succeeded"]["by_step"]) == {"0-25", "25-50"}
+    # demos (every episode succeeded): the same split, all of it under "succeeded"
+    w = LeRobotDatasetWriter(tmp_path / "ok", fps=80, robot_type="metaworld_sawyer", cameras=CAMS, image_size=(16, 16))
+    for t in (30, 40):
+        ep = {IMAGE_PREFIX + c: rng.integers(0, 255, size=(t, 16, 16, 3), dtype=np.uint8) for c in CAMS}
+        ep[STATE] = np.zeros((t, 4), dtype=np.float32)
+        ep[ACTION] = rng.uniform(-0.5, 0.5, size=(t, 4)).astype(np.float32)
+        w.add_episode(ep, task="push the puck", extra={"success_step": t - 5})
+    w.finalize()
+    ok = chunk_errors(_as(make_dummy_policy(cameras=CAMS), off_when_failed), str(tmp_path / "ok"), 200, 0)
+    assert set(ok["by_outcome"]["push the puck"]) == {"succeeded"}
+    assert ok["by_outcome"]["push the puck"]["succeeded"]["frames"] == 70
+    png = tmp_path / "outcomes.png"  # the chart main() draws beside --out
+    fit_gap.plot_outcomes({"dummy": {"train": r}}, {"train": root}, png)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    # demos (no success_step recorded) get no split
+    assert "by_outcome" not in chunk_errors(_as(make_dummy_policy(cameras=CAMS), off_when_failed), demos, 100, 0)
+
+
+def test_progress_measures_the_chunk_along_the_experts_displacement(root):
+    """1 where the chunk moves the hand as the expert's does, 0 where it stands still, -1 where it moves back, 0.5
+    where it moves half as far; a move across the expert's direction adds nothing."""
+    def scaled(f):
+        return _as(make_dummy_policy(cameras=CAMS, n_action_steps=2), lambda obs, generator=None: obs[ACTION] * f)
+
+    assert chunk_errors(scaled(1.0), root, 100, 0)["progress"] == pytest.approx(1.0, abs=1e-4)
+    assert chunk_errors(scaled(0.0), root, 100, 0)["progress"] == 0.0
+    assert chunk_errors(scaled(-1.0), root, 100, 0)["progress"] == pytest.approx(-1.0, abs=1e-4)
+    half = chunk_errors(scaled(0.5), root, 100, 0)
+    assert half["progress"] == pytest.approx(0.5, abs=1e-4)
+    assert half["per_task"]["push the puck"]["progress"] == pytest.approx(0.5, abs=1e-4)
+    assert fit_gap.progress(np.array([0.0, 0.0]), np.array([0.0, 0.0])) is None  # the expert does not move

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Session 26 (2026-12-06, a new checkout on machine I: 2-core Intel Xeon, family 6 model 207, AVX-512 without BF16,
+# no AMX, so precision=auto trains in fp32): issue 15. Run from the repository root, from a snapshot of src/
+# (PYTHONPATH), one job at a time:  bash benchmarks/queue_session26.sh PART [ARGS]
+#   onpolicy_data XTAG BTAG             roll out runs/bench/XTAG and runs/bench/BTAG (20 episodes per MT10 task from
+#                                       seed 3,000, 250 steps at most, failures kept), every state they reach
+#                                       labelled by the scripted expert: data/mt10_64_onpolicy_TAG
+#   onpolicy_fit OUT XTAG BTAG          fit_gap.py of both checkpoints on both rollout sets (each policy on its own
+#                                       states and on the other's): benchmarks/results/fit_gap/session26_OUT.json
+#   demo_steps OUT XTAG BTAG            fit_gap.py of both on the held-out clean and DART demos (seeds 5,000+, never
+#                                       trained on), by episode step: benchmarks/results/fit_gap/session26_OUT.json
+#   handover XTAG BTAG TASK...          per task, 10 protocol seeds: X's first K steps then B's, K = 0 (B alone), 50,
+#                                       100, 150, 500 (X alone), and B's first K then X's, K = 50, 100, 150
+#                                       (expert_takeover.py --taker): benchmarks/results/takeover/session26_TASK_*
+#   PART [ARGS]                         any part of queue_session24.sh (data, mt10, bc_eq_of, fit_gap45, ...)
+# The session ran, one job at a time: data; mt10 xvla_fast_clean_dart_film_regression_i xvla_fast_film_mt10
+# --policy.objective=regression; bc_eq_of bc_tiny_clean_dart_eqsamples_i xvla_fast_clean_dart_film_regression_i;
+# onpolicy_data and onpolicy_fit onpolicy of those two tags; handover of them on reach, push, pick-place, peg-insert;
+# onpolicy_fit onpolicy again (fit_gap.py's new progress measure); demo_steps heldout_steps of the two tags
+set -u
+source benchmarks/queue_lib.sh
+export STUDY=study26
+Q24=benchmarks/queue_session24.sh
+part=${1:-}
+onpolicy_root() { echo "data/mt10_64_onpolicy_$1"; }
+if [ "$part" = onpolicy_data ]; then
+    for tag in "${@:2}"; do
+        [ -f "$(onpolicy_root "$tag")/meta/info.json" ] || run $VF collect metaworld --tasks mt10 \
+            --episodes-per-task 20 --image-size 64 --cameras corner2,gripperPOV --seed-start 3000 --max-steps 250 \
+            --actor "runs/bench/$tag/checkpoints/last" --out "$(onpolicy_root "$tag")" --workers 2
+    done
+elif [ "$part" = onpolicy_fit ]; then
+    out=$2 x=$3 b=$4
+    # "train" in the JSON is X's rollouts, "heldout" B's: neither checkpoint trained on either
+    run $PY benchmarks/fit_gap.py "runs/bench/$x" "runs/bench/$b" --data "$(onpolicy_root "$x")" \
+        --heldout "$(onpolicy_root "$b")" --frames 3000 --reliance \
+        --out "benchmarks/results/fit_gap/session26_$out.json"
+elif [ "$part" = demo_steps ]; then
+    out=$2 x=$3 b=$4
+    # "train" in the JSON is the held-out clean demos, "heldout" the held-out DART demos
+    run $PY benchmarks/fit_gap.py "runs/bench/$x" "runs/bench/$b" --data data/mt10_64_heldout \
+        --heldout data/mt10_64_dart_heldout --frames 3000 --out "benchmarks/results/fit_gap/session26_$out.json"
+elif [ "$part" = handover ]; then
+    x=$2 b=$3
+    for task in "${@:4}"; do
+        run $PY benchmarks/expert_takeover.py "runs/bench/$x" --taker "runs/bench/$b" --task "$task" \
+            --takeover 0,50,100,150,500 --out "benchmarks/results/takeover/session26_${task}_xvla_then_bc"
+        run $PY benchmarks/expert_takeover.py "runs/bench/$b" --taker "runs/bench/$x" --task "$task" \
+            --takeover 50,100,150 --out "benchmarks/results/takeover/session26_${task}_bc_then_xvla"
+    done
+elif [ "$part" = after ]; then
+    wait_for "$2"; bash "$0" "${@:3}"
+else
+    bash $Q24 "$@"
+fi
