@@ -12,11 +12,14 @@
 #   handover XTAG BTAG TASK...          per task, 10 protocol seeds: X's first K steps then B's, K = 0 (B alone), 50,
 #                                       100, 150, 500 (X alone), and B's first K then X's, K = 50, 100, 150
 #                                       (expert_takeover.py --taker): benchmarks/results/takeover/session26_TASK_*
+#   handover_more XTAG BTAG TASK...     handover's decisive cells on 20 more seeds (10,010+): X then B at K = 0, 50,
+#                                       500, B then X at K = 50: benchmarks/results/takeover/session26_TASK_*_more
 #   PART [ARGS]                         any part of queue_session24.sh (data, mt10, bc_eq_of, fit_gap45, ...)
 # The session ran, one job at a time: data; mt10 xvla_fast_clean_dart_film_regression_i xvla_fast_film_mt10
 # --policy.objective=regression; bc_eq_of bc_tiny_clean_dart_eqsamples_i xvla_fast_clean_dart_film_regression_i;
 # onpolicy_data and onpolicy_fit onpolicy of those two tags; handover of them on reach, push, pick-place, peg-insert;
-# onpolicy_fit onpolicy again (fit_gap.py's new progress measure); demo_steps heldout_steps of the two tags
+# onpolicy_fit onpolicy again (fit_gap.py's new progress measure); demo_steps heldout_steps of the two tags;
+# handover_more of them on push and peg-insert
 set -u
 source benchmarks/queue_lib.sh
 export STUDY=study26
@@ -47,6 +50,16 @@ elif [ "$part" = handover ]; then
             --takeover 0,50,100,150,500 --out "benchmarks/results/takeover/session26_${task}_xvla_then_bc"
         run $PY benchmarks/expert_takeover.py "runs/bench/$b" --taker "runs/bench/$x" --task "$task" \
             --takeover 50,100,150 --out "benchmarks/results/takeover/session26_${task}_bc_then_xvla"
+    done
+elif [ "$part" = handover_more ]; then
+    x=$2 b=$3
+    for task in "${@:4}"; do
+        run $PY benchmarks/expert_takeover.py "runs/bench/$x" --taker "runs/bench/$b" --task "$task" \
+            --takeover 0,50,500 --seed-start 10010 --episodes 20 \
+            --out "benchmarks/results/takeover/session26_${task}_xvla_then_bc_more"
+        run $PY benchmarks/expert_takeover.py "runs/bench/$b" --taker "runs/bench/$x" --task "$task" \
+            --takeover 50 --seed-start 10010 --episodes 20 \
+            --out "benchmarks/results/takeover/session26_${task}_bc_then_xvla_more"
     done
 elif [ "$part" = after ]; then
     wait_for "$2"; bash "$0" "${@:3}"
