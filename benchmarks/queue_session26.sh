@@ -14,12 +14,14 @@
 #                                       (expert_takeover.py --taker): benchmarks/results/takeover/session26_TASK_*
 #   handover_more XTAG BTAG TASK...     handover's decisive cells on 20 more seeds (10,010+): X then B at K = 0, 50,
 #                                       500, B then X at K = 50: benchmarks/results/takeover/session26_TASK_*_more
+#   handover_k K XTAG BTAG TASK...      both hand-overs at step K alone on all 30 seeds (10,000+):
+#                                       benchmarks/results/takeover/session26_TASK_*_kK
 #   PART [ARGS]                         any part of queue_session24.sh (data, mt10, bc_eq_of, fit_gap45, ...)
 # The session ran, one job at a time: data; mt10 xvla_fast_clean_dart_film_regression_i xvla_fast_film_mt10
 # --policy.objective=regression; bc_eq_of bc_tiny_clean_dart_eqsamples_i xvla_fast_clean_dart_film_regression_i;
 # onpolicy_data and onpolicy_fit onpolicy of those two tags; handover of them on reach, push, pick-place, peg-insert;
 # onpolicy_fit onpolicy again (fit_gap.py's new progress measure); demo_steps heldout_steps of the two tags;
-# handover_more of them on push and peg-insert
+# handover_more of them on push and peg-insert; handover_k 75 of them on push and peg-insert
 set -u
 source benchmarks/queue_lib.sh
 export STUDY=study26
@@ -60,6 +62,14 @@ elif [ "$part" = handover_more ]; then
         run $PY benchmarks/expert_takeover.py "runs/bench/$b" --taker "runs/bench/$x" --task "$task" \
             --takeover 50 --seed-start 10010 --episodes 20 \
             --out "benchmarks/results/takeover/session26_${task}_bc_then_xvla_more"
+    done
+elif [ "$part" = handover_k ]; then
+    k=$2 x=$3 b=$4
+    for task in "${@:5}"; do
+        run $PY benchmarks/expert_takeover.py "runs/bench/$x" --taker "runs/bench/$b" --task "$task" \
+            --takeover "$k" --episodes 30 --out "benchmarks/results/takeover/session26_${task}_xvla_then_bc_k$k"
+        run $PY benchmarks/expert_takeover.py "runs/bench/$b" --taker "runs/bench/$x" --task "$task" \
+            --takeover "$k" --episodes 30 --out "benchmarks/results/takeover/session26_${task}_bc_then_xvla_k$k"
     done
 elif [ "$part" = after ]; then
     wait_for "$2"; bash "$0" "${@:3}"
