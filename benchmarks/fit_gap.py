@@ -98,11 +98,11 @@ def chunk_errors(policy, root: str, frames: int, seed: int, batch: int = 64, tas
         # adds in closed loop: errors of one sign accumulate, alternating ones cancel), per executed step
         k = min(c.n_action_steps, H)
         ins_k = inside[:, :k, None]
-        executed = signed[:, :k, list(spec.position_dims)]  # (B, k, P)
+        pos = list(spec.position_dims)
+        executed = signed[:, :k, pos]  # (B, k, P)
         drift = ((executed * ins_k).sum(1).abs() / ins_k.sum(1).clamp_min(1)).mean(-1)  # (B,)
         # progress: the executed chunk's net hand displacement (raw units, summed over the real executed steps)
         # projected on the expert's; summed over samples as sum(pred . exp) / sum(|exp|^2) (``progress``)
-        pos = list(spec.position_dims)
         pred_disp = (pred[:, :k, pos] * ins_k).sum(1)  # (B, P)
         exp_disp = (target[:, :k, pos] * ins_k).sum(1)  # (B, P)
         samples["along"] += (pred_disp * exp_disp).sum(-1).tolist()
@@ -167,16 +167,16 @@ def outcome_split(success_step, samples: dict[str, list]) -> dict | None:
         return None
     ok_episode = np.array([s is not None and s == s for s in success_step.tolist()])  # NaN != NaN: a failed one
     ok = ok_episode[np.asarray(samples["episode"])]
-    task, step, err, along, norm2 = (np.asarray(samples[k]) for k in ("task", "step", "position", "along", "norm2"))
+    task, step, err, grip, along, norm2 = (np.asarray(samples[k])
+                                           for k in ("task", "step", "position", "gripper", "along", "norm2"))
     which = np.digitize(step, STEP_BINS[1:-1])  # (N,) bin of each sample's step
     labels = step_labels()
 
     def summary(mask: np.ndarray) -> dict:
         bins = {labels[i]: round(float(err[mask & (which == i)].mean()), 4)
                 for i in range(len(labels)) if (mask & (which == i)).any()}
-        grip = ({"gripper": round(float(np.asarray(samples["gripper"])[mask].mean()), 4)}
-                if len(samples["gripper"]) == len(err) else {})
-        return {"position": round(float(err[mask].mean()), 4), **grip,
+        gripper = {"gripper": round(float(grip[mask].mean()), 4)} if len(grip) == len(err) else {}
+        return {"position": round(float(err[mask].mean()), 4), **gripper,
                 "progress": progress(along[mask], norm2[mask]), "frames": int(mask.sum()), "by_step": bins}
 
     out: dict[str, dict] = {}

@@ -28,6 +28,13 @@ export STUDY=study26
 Q24=benchmarks/queue_session24.sh
 part=${1:-}
 onpolicy_root() { echo "data/mt10_64_onpolicy_$1"; }
+# expert_takeover.py: runs/bench/FROM's first K steps, then runs/bench/TAKER's, into
+# benchmarks/results/takeover/session26_OUT (FLAGS: --takeover, --seed-start, --episodes)
+takeover() {  # FROM TAKER TASK OUT FLAGS...
+    local from=$1 taker=$2 task=$3 out=$4; shift 4
+    run $PY benchmarks/expert_takeover.py "runs/bench/$from" --taker "runs/bench/$taker" --task "$task" "$@" \
+        --out "benchmarks/results/takeover/session26_$out"
+}
 if [ "$part" = onpolicy_data ]; then
     for tag in "${@:2}"; do
         [ -f "$(onpolicy_root "$tag")/meta/info.json" ] || run $VF collect metaworld --tasks mt10 \
@@ -46,30 +53,20 @@ elif [ "$part" = demo_steps ]; then
     run $PY benchmarks/fit_gap.py "runs/bench/$x" "runs/bench/$b" --data data/mt10_64_heldout \
         --heldout data/mt10_64_dart_heldout --frames 3000 --out "benchmarks/results/fit_gap/session26_$out.json"
 elif [ "$part" = handover ]; then
-    x=$2 b=$3
     for task in "${@:4}"; do
-        run $PY benchmarks/expert_takeover.py "runs/bench/$x" --taker "runs/bench/$b" --task "$task" \
-            --takeover 0,50,100,150,500 --out "benchmarks/results/takeover/session26_${task}_xvla_then_bc"
-        run $PY benchmarks/expert_takeover.py "runs/bench/$b" --taker "runs/bench/$x" --task "$task" \
-            --takeover 50,100,150 --out "benchmarks/results/takeover/session26_${task}_bc_then_xvla"
+        takeover "$2" "$3" "$task" "${task}_xvla_then_bc" --takeover 0,50,100,150,500
+        takeover "$3" "$2" "$task" "${task}_bc_then_xvla" --takeover 50,100,150
     done
 elif [ "$part" = handover_more ]; then
-    x=$2 b=$3
     for task in "${@:4}"; do
-        run $PY benchmarks/expert_takeover.py "runs/bench/$x" --taker "runs/bench/$b" --task "$task" \
-            --takeover 0,50,500 --seed-start 10010 --episodes 20 \
-            --out "benchmarks/results/takeover/session26_${task}_xvla_then_bc_more"
-        run $PY benchmarks/expert_takeover.py "runs/bench/$b" --taker "runs/bench/$x" --task "$task" \
-            --takeover 50 --seed-start 10010 --episodes 20 \
-            --out "benchmarks/results/takeover/session26_${task}_bc_then_xvla_more"
+        takeover "$2" "$3" "$task" "${task}_xvla_then_bc_more" --takeover 0,50,500 --seed-start 10010 --episodes 20
+        takeover "$3" "$2" "$task" "${task}_bc_then_xvla_more" --takeover 50 --seed-start 10010 --episodes 20
     done
 elif [ "$part" = handover_k ]; then
-    k=$2 x=$3 b=$4
+    k=$2
     for task in "${@:5}"; do
-        run $PY benchmarks/expert_takeover.py "runs/bench/$x" --taker "runs/bench/$b" --task "$task" \
-            --takeover "$k" --episodes 30 --out "benchmarks/results/takeover/session26_${task}_xvla_then_bc_k$k"
-        run $PY benchmarks/expert_takeover.py "runs/bench/$b" --taker "runs/bench/$x" --task "$task" \
-            --takeover "$k" --episodes 30 --out "benchmarks/results/takeover/session26_${task}_bc_then_xvla_k$k"
+        takeover "$3" "$4" "$task" "${task}_xvla_then_bc_k$k" --takeover "$k" --episodes 30
+        takeover "$4" "$3" "$task" "${task}_bc_then_xvla_k$k" --takeover "$k" --episodes 30
     done
 elif [ "$part" = after ]; then
     wait_for "$2"; bash "$0" "${@:3}"
