@@ -8,29 +8,11 @@ import torch
 from vlaforge.core.keys import STATE
 from vlaforge.sim.simulator import Step
 
-from tests.benchmarks.conftest import load_benchmark
+from tests.benchmarks.conftest import LineEnv, LineSim as Sim, load_benchmark
 
 
 def _load():
     return load_benchmark("expert_takeover")
-
-
-class LineEnv:
-    """A hand on a line (x), the object at 1.0, the goal at 2.0: success once the hand passes 2.0. Meta-World's
-    privileged layout (hand 0:3, object 4:7, goal -3:)."""
-
-    def reset(self, seed: int, render: bool = True) -> Step:
-        self.x = 0.0
-        return self._step()
-
-    def step(self, action: np.ndarray, render: bool = True) -> Step:
-        self.x += float(action[0])
-        return self._step()
-
-    def _step(self) -> Step:
-        p = np.zeros(10)
-        p[0], p[4], p[-3] = self.x, 1.0, 2.0
-        return Step(obs={STATE: np.array([self.x], np.float32)}, privileged=p, success=self.x >= 2.0)
 
 
 class Forward:
@@ -52,19 +34,6 @@ class Backward:
     def select_action(self, obs, generator=None) -> torch.Tensor:
         assert obs[STATE].shape == (1, 1) and generator is not None
         return torch.tensor([[-0.25]])
-
-
-class Sim:
-    embodiment_name = "line"
-
-    class embodiment:
-        @staticmethod
-        def clip_action(a):
-            return np.clip(a, -1.0, 1.0)
-
-    @staticmethod
-    def instruction(task: str) -> str:
-        return "walk to the goal"
 
 
 def test_expert_takes_over_after_k_policy_steps():
