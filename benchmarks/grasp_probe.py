@@ -43,7 +43,6 @@ from fit_gap import checkpoint_dir
 from vlaforge.core.atomic import atomic_path
 from vlaforge.core.machine import describe_machine
 
-PHASES = ("align", "descend", "grasp", "carry")
 ACTION_BOUND = 1.0
 """Meta-World clips every action to [-1, 1], the expert's too (its proportional moves ask for up to ~10): actions and
 labels are compared as executed."""
@@ -120,40 +119,43 @@ def _cosines(action: np.ndarray, label: np.ndarray, min_norm: float = 0.1) -> li
 
 
 CARRY_WINDOWS = ((0, 20), (20, 40), (40, 80))
-"""Steps since the carry phase began: the same windows for every policy, so a policy whose episodes end early
-(success) and one whose failed episodes carry on for hundreds of steps are compared step for step."""
+"""Steps since the carry phase began: the same windows for every policy. The first holds nearly every episode; later
+ones only the episodes still running (a policy's early successes have left them)."""
 
 
-def carry_window(episodes: list[dict], lo: int, hi: int) -> tuple[float | None, float | None]:
-    """The xy gain and mean cosine against the expert's over steps ``lo`` to ``hi`` after each episode's carry
-    phase began (whatever phase it is in then: an object lost on the way is the policy's doing too)."""
-    acts, labels = [], []
+def carry_moves(episodes: list[dict], lo: int, hi: int, min_steps: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per episode whose carry began and that ran at least ``min_steps`` of steps ``lo`` to ``hi`` after it: the
+    policy's and the expert's xy moves over those steps as executed, (n, 2) each (whatever phase it is in then: an
+    object lost on the way is the policy's doing too)."""
+    moves = []
     for ep in episodes:
         c = first_step(ep["phase"], ("carry",))
         if c is not None:
-            acts.append(executed(ep, "action")[c + lo:c + hi, :2].reshape(-1, 2))
-            labels.append(executed(ep, "label")[c + lo:c + hi, :2].reshape(-1, 2))
-    if not acts or not sum(len(a) for a in acts):
+            a, e = executed(ep, "action")[c + lo:c + hi, :2], executed(ep, "label")[c + lo:c + hi, :2]
+            if len(a) >= min_steps:
+                moves.append((a, e))
+    return moves
+
+
+def carry_window(episodes: list[dict], lo: int, hi: int) -> tuple[float | None, float | None]:
+    """The xy gain and mean cosine against the expert's over steps ``lo`` to ``hi`` after each carry began."""
+    moves = carry_moves(episodes, lo, hi)
+    if not moves:
         return None, None
-    a, e = np.concatenate(acts), np.concatenate(labels)
+    a, e = np.concatenate([m[0] for m in moves]), np.concatenate([m[1] for m in moves])
     cos = _cosines(a, e)
     return _gain(a, e), (round(float(np.mean(cos)), 3) if cos else None)
 
 
 def goal_reading(episodes: list[dict], lo: int = 0, hi: int = 20) -> dict[str, float | None]:
     """Does the carry follow where this episode's goal is? Per episode the mean xy move over steps ``lo`` to ``hi``
-    after the carry began, the policy's and the expert's; per axis their correlation across episodes (the goal is
-    drawn per seed, so the expert's mean move differs from episode to episode: 1, the policy's differs with it; 0,
-    it carries the same way whatever the seed)."""
-    acts, labels = [], []
-    for ep in episodes:
-        c = first_step(ep["phase"], ("carry",))
-        if c is not None and len(ep["action"]) - c >= (hi - lo) // 2 + lo:
-            acts.append(executed(ep, "action")[c + lo:c + hi, :2].mean(0))
-            labels.append(executed(ep, "label")[c + lo:c + hi, :2].mean(0))
-    if len(acts) < 3:
+    after the carry began (at least half of them run), the policy's and the expert's; per axis their correlation
+    across episodes (the goal is drawn per seed, so the expert's mean move differs from episode to episode: 1, the
+    policy's differs with it; 0, it carries the same way whatever the seed)."""
+    moves = carry_moves(episodes, lo, hi, min_steps=(hi - lo) // 2)
+    if len(moves) < 3:
         return {"x": None, "y": None}
-    a, e = np.array(acts), np.array(labels)
+    a, e = np.array([m[0].mean(0) for m in moves]), np.array([m[1].mean(0) for m in moves])
     r = [np.corrcoef(e[:, k], a[:, k])[0, 1] if e[:, k].std() > 1e-9 and a[:, k].std() > 1e-9 else np.nan
          for k in range(2)]
     return {axis: None if np.isnan(v) else round(float(v), 3) for axis, v in zip("xy", r)}
