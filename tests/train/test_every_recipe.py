@@ -90,3 +90,17 @@ def test_flow_dagger_recipe_is_the_flow_run_with_both_dagger_rounds():
     assert flow.policy == base.policy and flow.policy.objective == "flow"
     assert flow.data.roots == (*base.data.roots, "data/mt10_64_dagger1", "data/mt10_64_dagger_flow")
     assert flow.optim == base.optim and flow.time_budget_minutes == base.time_budget_minutes
+
+
+def test_grid_ctx_recipe_is_the_session_28_run():
+    """``xvla_fast_grid_ctx_mt10`` is session 28's measured run: ``xvla_fast_film_mt10`` with
+    ``--policy.objective regression --policy.stem-grid 4 --policy.global-context``; nothing else differs."""
+    import dataclasses
+
+    recipes = {r.name: r for r in list_recipes()}
+    base, grid = recipes["xvla_fast_film_mt10"](), recipes["xvla_fast_grid_ctx_mt10"]()
+    assert (grid.policy.objective, grid.policy.stem_grid, grid.policy.global_context) == ("regression", 4, True)
+    assert dataclasses.replace(grid.policy, objective=base.policy.objective, stem_grid=0,
+                               global_context=False) == base.policy
+    assert grid.data == base.data and grid.optim == base.optim
+    assert grid.time_budget_minutes == base.time_budget_minutes

@@ -101,7 +101,9 @@ class XVLAConfig(PolicyConfig):
     samples/s and 1.1M more parameters. In closed loop (BENCHMARKS.md session 27: 45 minutes, L1 regression on the
     clean + DART demos, machine I, one seed) it scores 81.7% over 300 episodes against 73.7% without (+8.0 +- 1.9
     paired; peg-insert 13 -> 30%, pick-place 43 -> 53%) for 11% fewer samples, still 8.3 +- 2.1 below BC; 32
-    keypoints instead give +3.3 +- 1.7. It stays 0 until a second seed confirms it."""
+    keypoints instead give +3.3 +- 1.7. A second training seed (session 28) scores 78.3% (+4.7 +- 1.8 paired; its
+    peg-insert 7%): the gain holds on both seeds, at half the size on the second. It stays 0 in the base recipes,
+    whose other rows were measured without it, and is on in ``xvla_fast_grid_ctx_mt10``."""
     patch_size: int = 16
     shift_pad: int = 4
     """Train-time random shift in pixels (DrQ); 0 disables."""
@@ -148,8 +150,14 @@ class XVLAConfig(PolicyConfig):
     (instruction + every view, position-specific weights) through a 2-layer MLP of width ``width``. Attention
     then refines from a start that already holds what BC's MLP sees. An ablation (session 10): at equal
     samples the X-VLA transformer fits MT10 worse than BC's MLP (training L1 0.11 vs 0.09); this gives the
-    action tokens BC's direct read-out. Measured: its training loss was *worse* at equal steps (0.303 vs 0.264 over
-    steps 1,200-1,400, BENCHMARKS.md session 10), so it stays off. Needs the conv / patch / pretrained stems."""
+    action tokens BC's direct read-out. Session 10 stopped it on its training loss (*worse* at equal steps: 0.303 vs
+    0.264 over steps 1,200-1,400), the wrong measure. Session 28's linear probes (``benchmarks/feature_probe.py``)
+    found X-VLA's image features hold peg-insert's hole nearly as well as BC's (held-out R^2 0.48 against 0.57 on the
+    carry's frames) and its action tokens lose it (0.03 against BC's head 0.55): attention does not carry it over. On
+    the grid-token regression run (45 minutes, clean + DART demos, machine I, one seed) it scores 81.0% on the
+    protocol and 84.7% over 300 episodes (+3.0 +- 1.6 paired against the grid token alone; peg-insert 30 -> 47%),
+    5.3 +- 1.9 below BC. Off in the base recipes, whose rows were measured without it; on in
+    ``xvla_fast_grid_ctx_mt10``. Needs the conv / patch / pretrained stems."""
     attention: Literal["full", "prefix"] = "full"
     """'full' (the paper: every token attends to every token) or 'prefix' (pi0's layout, a speed option):
     vision-language and soft-prompt tokens do not attend to the action tokens, so their keys and values do
