@@ -7,7 +7,15 @@
 #   feature_probe OUT EPISODES TASKS TAG... feature_probe.py: linear probes of object / goal positions from each
 #                                          runs/bench/TAG's features (and its untrained copy's) on the scripted
 #                                          expert's frames, seeds 10,000+: benchmarks/results/feature_probe/session28_OUT
+#   latency OUT TAG...                     chunk_latency.py: batch-1 chunk latency of each runs/bench/TAG, together,
+#                                          3 interleaved rounds of 200: benchmarks/results/latency/session28_OUT.json
 #   PART [ARGS]                            any part of queue_session27.sh (and through it sessions 26 and 24)
+# The session ran, one job at a time: mt10_seed xvla_fast_clean_dart_film_regression_grid4_seed1_i 1
+# xvla_fast_film_mt10 --policy.objective=regression --policy.stem-grid=4; feature_probe demos_i 30
+# push-v3,pick-place-v3,peg-insert-side-v3 of session 26's X-VLA regression and BC and session 27's grid-token run; mt10
+# xvla_fast_clean_dart_film_regression_grid4_ctx_i xvla_fast_film_mt10 --policy.objective=regression
+# --policy.stem-grid=4 --policy.global-context; feature_probe ctx_i and grasp_probe grid4_ctx_i of it; compare300 of
+# the runs (BENCHMARKS.md session 28); latency grid_ctx_i of the five checkpoints
 set -u
 source benchmarks/queue_lib.sh
 export STUDY=study28
@@ -25,6 +33,11 @@ elif [ "$part" = feature_probe ]; then
     for tag in "${@:5}"; do runs+=("runs/bench/$tag"); done
     run $PY benchmarks/feature_probe.py "${runs[@]}" --tasks "$tasks" --episodes "$episodes" --untrained \
         --out "benchmarks/results/feature_probe/session28_$out"
+elif [ "$part" = latency ]; then
+    out=$2
+    runs=()
+    for tag in "${@:3}"; do runs+=("runs/bench/$tag"); done
+    run $PY benchmarks/chunk_latency.py "${runs[@]}" --out "benchmarks/results/latency/session28_$out.json"
 elif [ "$part" = after ]; then
     wait_for "$2"; bash "$0" "${@:3}"
 else
