@@ -6,7 +6,8 @@
 #                                          seed SEED (bench_mt10.py --seed), then the wider evaluation (seeds 20,000+)
 #   feature_probe OUT EPISODES TASKS TAG... feature_probe.py: linear probes of object / goal positions from each
 #                                          runs/bench/TAG's features (and its untrained copy's) on the scripted
-#                                          expert's frames, seeds 10,000+: benchmarks/results/feature_probe/session28_OUT
+#                                          expert's frames (seeds 10,000+):
+#                                          benchmarks/results/feature_probe/session28_OUT
 #   latency OUT TAG...                     chunk_latency.py: batch-1 chunk latency of each runs/bench/TAG, together,
 #                                          3 interleaved rounds of 200: benchmarks/results/latency/session28_OUT.json
 #   PART [ARGS]                            any part of queue_session27.sh (and through it sessions 26 and 24)
