@@ -210,3 +210,14 @@ def test_time_budget_reestimates_schedule_length(tmp_path):
     assert [e["at_step"] for e in ests] == sorted(e["at_step"] for e in ests)
     assert all(e["at_seconds"] >= i * 0.1 - 1e-3 for i, e in enumerate(ests))  # one per tenth of the 1 s budget
     assert b["schedule_total_steps"] == ests[-1]["total_steps"] > ests[-1]["at_step"]
+
+
+@pytest.mark.parametrize("field, value", [("time_budget_minutes", 0.0), ("steps", 0)])
+def test_a_zero_limit_set_after_the_config_is_a_clear_error(tmp_path, field, value):
+    """A command line sets these after the config is built: a 0-minute budget must not "finish" at step 0."""
+    from vlaforge.core.errors import ConfigError
+
+    cfg = tiny_config(tmp_path, **{field: value})
+    with pytest.raises(ConfigError, match=f"{field} must be"):
+        train(cfg, tiny_data())
+    assert not (tmp_path / "run" / "checkpoints").exists()

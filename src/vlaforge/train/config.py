@@ -152,6 +152,9 @@ class TrainConfig(Generic[P]):
                              "pass e.g. --steps 1000 or --time-budget-minutes 45")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.time_budget_minutes is not None and not self.time_budget_minutes > 0:
+            raise ValueError(f"time_budget_minutes must be > 0, got {self.time_budget_minutes}; omit it to train "
+                             "by --steps alone")
         if self.optim.grad_accum < 1:
             raise ValueError(f"optim.grad_accum must be >= 1, got {self.optim.grad_accum}")
         if self.data.weights and len(self.data.weights) != len(self.data.roots):
