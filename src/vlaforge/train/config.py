@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 from vlaforge.core.config import PolicyConfig, from_dict
+from vlaforge.core.errors import ConfigError
 from vlaforge.core.registry import get_family
 
 P = TypeVar("P", bound=PolicyConfig)
@@ -150,11 +151,7 @@ class TrainConfig(Generic[P]):
         if self.steps is None and self.time_budget_minutes is None:
             raise ValueError("TrainConfig needs `steps` or `time_budget_minutes` (or both); "
                              "pass e.g. --steps 1000 or --time-budget-minutes 45")
-        if self.steps is not None and self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
-        if self.time_budget_minutes is not None and not self.time_budget_minutes > 0:
-            raise ValueError(f"time_budget_minutes must be > 0, got {self.time_budget_minutes}; omit it to train "
-                             "by --steps alone")
+        self.check_limits()
         if self.optim.grad_accum < 1:
             raise ValueError(f"optim.grad_accum must be >= 1, got {self.optim.grad_accum}")
         if self.data.weights and len(self.data.weights) != len(self.data.roots):
@@ -162,6 +159,16 @@ class TrainConfig(Generic[P]):
                              f"{len(self.data.roots)} roots; give one weight per root or none")
         if self.data.action_free_weights and len(self.data.action_free_weights) != len(self.data.action_free_roots):
             raise ValueError("data.action_free_weights needs one weight per action-free root (or none)")
+
+    def check_limits(self) -> None:
+        """The stopping limits must let a run take a step. Checked when the config is built and again when training
+        starts, since a command line or a script may set them after (a 0-minute budget would otherwise "finish" at
+        step 0 and name a checkpoint it never wrote)."""
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError(f"steps must be >= 1, got {self.steps}: pass e.g. --steps 1000")
+        if self.time_budget_minutes is not None and not self.time_budget_minutes > 0:
+            raise ConfigError(f"time_budget_minutes must be > 0, got {self.time_budget_minutes}: pass e.g. "
+                              "--time-budget-minutes 45, or --steps N alone to train by steps")
 
     @property
     def samples_per_step(self) -> int:

@@ -60,19 +60,9 @@ class TrainResult:
     summary: dict = field(default_factory=dict)
 
 
-def _check_limits(cfg: TrainConfig) -> None:
-    """Re-check the stopping limits a command line or a script may have set after the config was built (a 0-minute
-    budget would otherwise "finish" at step 0 and name a checkpoint it never wrote)."""
-    if cfg.time_budget_minutes is not None and not cfg.time_budget_minutes > 0:
-        raise ConfigError(f"time_budget_minutes must be > 0, got {cfg.time_budget_minutes}: pass e.g. "
-                          "--time-budget-minutes 45, or --steps N alone to train by steps")
-    if cfg.steps is not None and cfg.steps < 1:
-        raise ConfigError(f"steps must be >= 1, got {cfg.steps}: pass e.g. --steps 1000")
-
-
 class Trainer:
     def __init__(self, cfg: TrainConfig, data: TrainData | None = None, callbacks: Sequence[Callback] = ()) -> None:
-        _check_limits(cfg)
+        cfg.check_limits()  # a command line or a script may have set them after the config was built
         self.cfg = cfg
         self.data = data
         self.callbacks = list(callbacks)
