@@ -301,6 +301,30 @@ def test_global_context_reads_every_visual_token():
     assert make_policy().context_in is None  # off by default: the paper's layout
 
 
+def test_global_context_head_starts_as_the_network_without_it_and_then_predicts_the_chunk_directly():
+    from vlaforge.core.errors import ConfigError
+
+    batch = make_batch()
+    obs = obs_of(batch)
+    base = make_policy(global_context=True).eval()
+    head = make_policy(global_context=True, global_context_head=True).eval()
+    missing, unexpected = head.load_state_dict(base.state_dict(), strict=False)
+    assert sorted(missing) == ["context_head.bias", "context_head.weight"] and not unexpected
+    g = torch.Generator
+    same = lambda a, b: torch.allclose(a.predict_action_chunk(obs, generator=g().manual_seed(0)),  # noqa: E731
+                                       b.predict_action_chunk(obs, generator=g().manual_seed(0)), atol=1e-6)
+    assert same(head, base)  # zero-initialised: step 0 is the network without it
+    head.train()
+    loss, _ = head(batch)
+    loss.backward()
+    assert head.context_head.weight.grad.abs().sum() > 0  # the loss reaches the direct read-out
+    with torch.no_grad():
+        head.context_head.bias.fill_(0.5)  # a shift of the read-out moves the whole chunk
+    assert not same(head.eval(), base)
+    with pytest.raises(ConfigError, match="global_context=True"):
+        make_policy(global_context_head=True)
+
+
 def test_without_proprio_the_chunk_ignores_the_state_and_dropout_zeroes_some_samples():
     from vlaforge.core.errors import ConfigError
 

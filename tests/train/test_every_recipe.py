@@ -104,3 +104,16 @@ def test_grid_ctx_recipe_is_the_session_28_run():
                                global_context=False) == base.policy
     assert grid.data == base.data and grid.optim == base.optim
     assert grid.time_budget_minutes == base.time_budget_minutes
+
+
+def test_grid_ctx_pegw_recipe_is_the_session_29_run():
+    """``xvla_fast_grid_ctx_pegw_mt10`` is session 29's measured run: ``xvla_fast_grid_ctx_mt10`` with
+    ``--data.task-weights peg-insert-side-v3=3``; nothing else differs."""
+    import dataclasses
+
+    recipes = {r.name: r for r in list_recipes()}
+    base, pegw = recipes["xvla_fast_grid_ctx_mt10"](), recipes["xvla_fast_grid_ctx_pegw_mt10"]()
+    assert pegw.data.task_weights == ("peg-insert-side-v3=3",)
+    assert dataclasses.replace(pegw.data, task_weights=base.data.task_weights) == base.data
+    assert pegw.policy == base.policy and pegw.optim == base.optim
+    assert pegw.time_budget_minutes == base.time_budget_minutes

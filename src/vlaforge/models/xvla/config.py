@@ -158,6 +158,15 @@ class XVLAConfig(PolicyConfig):
     protocol and 84.7% over 300 episodes (+3.0 +- 1.6 paired against the grid token alone; peg-insert 30 -> 47%),
     5.3 +- 1.9 below BC. Off in the base recipes, whose rows were measured without it; on in
     ``xvla_fast_grid_ctx_mt10``. Needs the conv / patch / pretrained stems."""
+    global_context_head: bool = False
+    """With ``global_context``: the summary also predicts the whole normalized chunk directly, one linear to
+    (chunk_size x MAX_DIM) added to the transformer's output, as BC's head does (zero-initialised, so step 0 is the
+    network without it). Why (issue 15, session 29): on ``xvla_fast_grid_ctx_mt10`` the action tokens hold
+    peg-insert's hole at R^2 0.32 where the image features hold it at 0.63 and BC's head at 0.55
+    (``benchmarks/feature_probe.py``): the read-out through the transformer loses the goal, so give the chunk a path
+    around it and let attention refine per step. Measured on that recipe (BENCHMARKS.md session 29: 45 minutes, clean
+    + DART demos, machine I, one seed): 83.0% on the protocol, 84.0% over 300 episodes against 84.7% without
+    (-0.7 +- 1.6 paired; push 77 -> 90%, peg-insert 47 -> 37%) at 11% fewer samples, so it stays off."""
     attention: Literal["full", "prefix"] = "full"
     """'full' (the paper: every token attends to every token) or 'prefix' (pi0's layout, a speed option):
     vision-language and soft-prompt tokens do not attend to the action tokens, so their keys and values do
@@ -207,6 +216,9 @@ class XVLAConfig(PolicyConfig):
         for name, n, what, stage in (("stem_keypoints", self.stem_keypoints, "a number of keypoints", 3),
                                      ("stem_grid", self.stem_grid, "a grid size (4 for a 4x4 grid)", 2)):
             self._check_stem_readout(name, n, what, stage)
+        if self.global_context_head and not self.global_context:
+            raise ConfigError("xvla global_context_head reads the global context's summary: set global_context=True "
+                              "too, or unset global_context_head")
 
     def _check_stem_readout(self, name: str, n: int, what: str, stage: int) -> None:
         """``stem_keypoints`` / ``stem_grid``: one more token per view read off the conv stem's ``stage``-th stage

@@ -76,6 +76,8 @@ class Context(NamedTuple):
     #                                          (``instruction_to_actions``) plus the ``global_context`` summary
     cond: torch.Tensor | None = None  # (B, text_dim) the instruction embedding every block's adaLN reads
     #                                   (``instruction_adaln``)
+    chunk_bias: torch.Tensor | None = None  # (B, H, MAX_DIM) added to the predicted chunk: the summary's direct
+    #                                         read-out (``global_context_head``)
 
 
 # ---- vision-language encoders -------------------------------------------------
@@ -194,6 +196,10 @@ class XVLAPolicy(Policy):
         self.action_out = DomainAwareLinear(cfg.num_domains, W, MAX_DIM)
         self.instruction_in = nn.Linear(self.text.dim, W) if cfg.instruction_to_actions else None
         self.context_in = self._build_context_mlp() if cfg.global_context else None
+        self.context_head = nn.Linear(W, cfg.chunk_size * MAX_DIM) if cfg.global_context_head else None
+        if self.context_head is not None:  # zero-init: the first step is the network without it
+            nn.init.zeros_(self.context_head.weight)
+            nn.init.zeros_(self.context_head.bias)
         self.film = nn.Linear(self.text.dim, 2 * W) if cfg.instruction_film else None
         if self.film is not None:  # zero-init: the first step is the unconditioned network's
             nn.init.zeros_(self.film.weight)
@@ -339,14 +345,16 @@ class XVLAPolicy(Policy):
         if self.film is not None:
             gamma, beta = self.film(instruction).chunk(2, dim=-1)  # (B, W) each
             visual = visual * (1 + gamma[:, None]) + beta[:, None]
-        bias = None
+        bias = chunk_bias = None
         if self.instruction_in is not None:
             bias = self.instruction_in(instruction)
         if self.context_in is not None:
             summary = self.context_in(visual.flatten(1))  # (B, Nv * W) -> (B, W)
             bias = summary if bias is None else bias + summary
+            if self.context_head is not None:
+                chunk_bias = self.context_head(summary).view(B, self.config.chunk_size, MAX_DIM)  # (B, H, MAX_DIM)
         return Context(visual, state.flatten(1), self._domain_of_row[row], row, self._visual_pad(batch, views, visual),
-                       bias, instruction if self.config.instruction_adaln else None)
+                       bias, instruction if self.config.instruction_adaln else None, chunk_bias)
 
     def _proprio(self, state: torch.Tensor) -> torch.Tensor:
         """The state the action tokens read: zeros without ``use_proprio``; in training, zeros for a random
@@ -394,8 +402,7 @@ class XVLAPolicy(Policy):
             if ctx.visual_is_pad is not None:
                 allow = padding_mask(torch.cat([self._prefix_is_pad(ctx), ctx.visual_is_pad.new_zeros(B, H)], 1),
                                      allow)
-            return self.action_out(self.transformer(self.pos(act), mask=allow, kv_cache=prefix, cond=ctx.cond),
-                                   ctx.domain)
+            return self._read_out(self.transformer(self.pos(act), mask=allow, kv_cache=prefix, cond=ctx.cond), ctx)
         x = self.pos(torch.cat([act, ctx.visual.to(act.dtype)], dim=1))
         prompts = self.soft_prompts(ctx.domain).view(B, self.config.soft_prompt_len, -1)  # (B, P, W)
         x = torch.cat([x, prompts.to(x.dtype)], dim=1)  # [actions (H) | visual (Nv) | prompts (P)]
@@ -406,7 +413,13 @@ class XVLAPolicy(Policy):
         if ctx.visual_is_pad is not None:
             mask = padding_mask(torch.cat([ctx.visual_is_pad.new_zeros(B, H), self._prefix_is_pad(ctx)], 1), mask)
         x = self.transformer(x, mask=mask, cond=ctx.cond)
-        return self.action_out(x[:, :H], ctx.domain)  # (B, H, MAX_DIM)
+        return self._read_out(x[:, :H], ctx)
+
+    def _read_out(self, action_tokens: torch.Tensor, ctx: Context) -> torch.Tensor:
+        """(B, H, W) action tokens -> (B, H, MAX_DIM) normalized actions, plus the summary's direct read-out when
+        ``global_context_head`` gives one."""
+        out = self.action_out(action_tokens, ctx.domain)
+        return out if ctx.chunk_bias is None else out + ctx.chunk_bias.to(out.dtype)
 
     def _prefix_is_pad(self, ctx: Context) -> torch.Tensor:
         """(B, Nv + P): the visual tokens' pad flags, then the (never padded) soft prompts'."""
