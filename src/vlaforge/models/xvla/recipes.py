@@ -206,8 +206,9 @@ def xvla_fast_grid_ctx_pegw_mt10() -> TrainConfig:
     88.3% over 300 episodes, one training seed; BENCHMARKS.md session 29): ``xvla_fast_grid_ctx_mt10`` with
     peg-insert's samples drawn 3x as often (``data.task_weights``), the weight that lifted the six-dataset DAgger
     recipe's peg-insert to BC's (``xvla_fast_film_seedsdagger_pegw_mt10``, session 21). Why: peg-insert was 47%
-    over 300 where BC's 87% (its carry drops the peg, session 28); weighted, 90%. Paired over 300 episodes +3.7 +- 1.8
-    against the unweighted recipe; against BC see BENCHMARKS.md session 29 (BC with the same weight too)."""
+    over 300 where BC's 87% (its carry drops the peg, session 28); weighted, 90%. Paired over 300 episodes: +3.7 +- 1.8
+    against the unweighted recipe, +4.0 +- 1.5 against BC with the same weight at the same samples (the weight costs
+    BC its peg-insert), -1.7 +- 1.5 against unweighted BC at the same samples (pick-place 47 against 63%)."""
     cfg = xvla_fast_grid_ctx_mt10()
     cfg.data.task_weights = ("peg-insert-side-v3=3",)
     cfg.out_dir = "runs/xvla_fast_grid_ctx_pegw_mt10"
