@@ -10,8 +10,8 @@
 # xvla_fast_grid_ctx_mt10 --policy.global-context-head; compare300 of it; mt10
 # xvla_fast_clean_dart_film_regression_grid4_ctx_pegw_i xvla_fast_grid_ctx_mt10 --data.task-weights
 # peg-insert-side-v3=3; bc_eq_of_flags bc_tiny_clean_dart_pegw_eqsamples_i (that run) --data.task-weights
-# peg-insert-side-v3=3; bc_eq_of_flags bc_tiny_clean_dart_eqsamples14742_i (that run); compare300 of them
-# (BENCHMARKS.md session 29)
+# peg-insert-side-v3=3; bc_eq_of_flags bc_tiny_clean_dart_eqsamples14742_i (that run); compare300 of them;
+# grasp_probe pegw_i 20 pick-place-v3 of the peg-weighted X-VLA and that BC (BENCHMARKS.md session 29)
 set -u
 source benchmarks/queue_lib.sh
 export STUDY=study29
