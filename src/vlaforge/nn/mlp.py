@@ -1,9 +1,19 @@
-"""The transformer feed-forward block (dinov2's ``layers/mlp.py`` shape)."""
+"""The transformer feed-forward block (dinov2's ``layers/mlp.py`` shape), and the zero-initialised linear."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+def zero_linear(in_features: int, out_features: int) -> nn.Linear:
+    """A linear whose weight and bias start at zero: a branch added to a network (FiLM, a read-out beside another)
+    then starts as the network without it. Built as ``nn.Linear`` first, so the random draws of the modules created
+    after it are the same as with a plain linear."""
+    layer = nn.Linear(in_features, out_features)
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
 
 
 class Mlp(nn.Module):

@@ -39,6 +39,7 @@ from vlaforge.models.xvla.config import XVLAConfig
 from vlaforge.nn.embeddings import LearnedPositionEmbedding, sinusoidal_embedding
 from vlaforge.nn.flow import euler_sample, interpolate, sample_time
 from vlaforge.nn.hf_backbone import HFBackbone
+from vlaforge.nn.mlp import zero_linear
 from vlaforge.nn.text import build_text_encoder
 from vlaforge.nn.attention import KVCache, padding_mask
 from vlaforge.nn.transformer import Transformer
@@ -196,14 +197,9 @@ class XVLAPolicy(Policy):
         self.action_out = DomainAwareLinear(cfg.num_domains, W, MAX_DIM)
         self.instruction_in = nn.Linear(self.text.dim, W) if cfg.instruction_to_actions else None
         self.context_in = self._build_context_mlp() if cfg.global_context else None
-        self.context_head = nn.Linear(W, cfg.chunk_size * MAX_DIM) if cfg.global_context_head else None
-        if self.context_head is not None:  # zero-init: the first step is the network without it
-            nn.init.zeros_(self.context_head.weight)
-            nn.init.zeros_(self.context_head.bias)
-        self.film = nn.Linear(self.text.dim, 2 * W) if cfg.instruction_film else None
-        if self.film is not None:  # zero-init: the first step is the unconditioned network's
-            nn.init.zeros_(self.film.weight)
-            nn.init.zeros_(self.film.bias)
+        # zero-initialised: the first step is the network without the direct read-out / the unconditioned one
+        self.context_head = zero_linear(W, cfg.chunk_size * MAX_DIM) if cfg.global_context_head else None
+        self.film = zero_linear(self.text.dim, 2 * W) if cfg.instruction_film else None
         self.pos = LearnedPositionEmbedding(cfg.max_seq_len, W)
         self.soft_prompts = nn.Embedding(cfg.num_domains, cfg.soft_prompt_len * W)
         nn.init.normal_(self.soft_prompts.weight, std=0.02)
