@@ -13,8 +13,8 @@
 # The session ran, one job at a time: mt10_seed xvla_fast_clean_dart_film_regression_grid4_ctx_pegw_seed1_i 1
 # xvla_fast_grid_ctx_pegw_mt10; bc_eq_seed bc_tiny_clean_dart_eqsamples_pegwseed1_i (that run) 1; the same two with
 # seed 2 (_seed2_i, _pegwseed2_i); compare_seeds of the three seeds of each against session 29's seed-0 pair;
-# grasp_probe push_seed1_i 20 push-v3 and feature_probe push_seed1_i 30 push-v3 of the seed-1 pair (BENCHMARKS.md
-# session 30)
+# grasp_probe push_seed1_i 20 push-v3 and feature_probe push_seed1_i 30 push-v3 of the seed-1 pair; feature_probe
+# carry_seeds01_i 30 push-v3,pick-place-v3 of the seed-0 and seed-1 pairs (BENCHMARKS.md session 30)
 set -u
 source benchmarks/queue_lib.sh
 export STUDY=study30
