@@ -23,7 +23,8 @@ later windows only those still running); whether the first 20 steps of the carry
 back to aligning after the carry began (the object lost). Writes ``grasp_probe.json`` and ``grasp_probe.png`` (per
 task: episodes past the grasp by step; the carry's direction against the expert's by steps since it began) under
 ``--out``; ``--resummarise`` recomputes both from the JSON. Session 27 found no hovering: both policies reach the
-grasp together, and X-VLA's carry follows the goal less than BC's (BENCHMARKS.md).
+grasp together, and X-VLA's carry follows the goal less than BC's (BENCHMARKS.md). Session 31 added how the failed
+episodes end (``failed_endings``): X-VLA's pick-place failures carry on past the goal, BC's stall short of it.
 """
 
 from __future__ import annotations
@@ -161,6 +162,38 @@ def goal_reading(episodes: list[dict], lo: int = 0, hi: int = 20) -> dict[str, f
     return {axis: None if np.isnan(v) else round(float(v), 3) for axis, v in zip("xy", r)}
 
 
+END_STEPS = 100
+"""The last steps of a failed episode that ``failed_endings`` reads: where the policy is when the budget runs out."""
+
+
+def stall_steps(ep: dict, asks: float = 0.5, pace: float = 0.25) -> np.ndarray:
+    """Per step: the expert asks for an xy move of at least ``asks`` and the policy's goes less than ``pace`` of it."""
+    a, e = executed(ep, "action")[:, :2], executed(ep, "label")[:, :2]
+    n_e = np.linalg.norm(e, axis=1)
+    return (n_e >= asks) & (np.linalg.norm(a, axis=1) < pace * n_e)
+
+
+def failed_endings(episodes: list[dict], last: int = END_STEPS) -> dict:
+    """How the failed episodes end (session 31): over each one's last ``last`` steps, the expert's phase there most
+    often, the mean length of the policy's and the expert's xy moves (as executed), and the policy's xy gain and
+    cosine against the expert's. A policy that stalls short of the goal moves far less than the expert asks (gain
+    near 0); one pinned on a wrong course moves steadily against it (negative cosine). Also the mean number of carry
+    steps per failed episode in which the policy stalls (``stall_steps``) while the expert still asks to move."""
+    failed = [ep for ep in episodes if not ep["success"]]
+    if not failed:
+        return {"failed": 0}
+    a = np.concatenate([executed(ep, "action")[-last:, :2] for ep in failed])
+    e = np.concatenate([executed(ep, "label")[-last:, :2] for ep in failed])
+    ends = [max(set(ep["phase"][-last:]), key=ep["phase"][-last:].count) for ep in failed]
+    cos = _cosines(a, e)
+    stalled = [int(((np.array(ep["phase"]) == "carry") & stall_steps(ep)).sum()) for ep in failed]
+    return {"failed": len(failed), "end_phase": {ph: ends.count(ph) for ph in sorted(set(ends))},
+            "stalled_carry_steps": round(float(np.mean(stalled)), 1),
+            "policy_xy": round(float(np.linalg.norm(a, axis=1).mean()), 3),
+            "expert_xy": round(float(np.linalg.norm(e, axis=1).mean()), 3),
+            "gain_xy": _gain(a, e), "cos_xy": round(float(np.mean(cos)), 3) if cos else None}
+
+
 def _median_step(steps: list[int | None]) -> int | None:
     """The median of the steps that happened (None: none did)."""
     seen = [x for x in steps if x is not None]
@@ -169,8 +202,9 @@ def _median_step(steps: list[int | None]) -> int | None:
 
 def summarise(episodes: list[dict]) -> dict:
     """Per policy and task: success, when the phases are reached, hovering, the xy gain near the object, where the
-    hand settles, descending with the expert, premature closing, the carry's direction by window, and objects lost
-    after the carry began (means over episodes; step medians over those that reach the phase)."""
+    hand settles, descending with the expert, premature closing, the carry's direction by window, objects lost
+    after the carry began (means over episodes; step medians over those that reach the phase), and how the failed
+    episodes end."""
     near_a, near_e, down, early_close, hover, settle = [], [], [], [], [], []
     first_descend, first_carry, drops = [], [], 0
     for ep in episodes:
@@ -201,6 +235,7 @@ def summarise(episodes: list[dict]) -> dict:
         "carry_goal_r": goal_reading(episodes), "lost_after_carry": drops,
         "down_when_expert_descends": round(float(np.mean(down)), 3) if down else None,
         "closes_while_aligning": round(float(np.mean(early_close)), 3) if early_close else None,
+        f"failed_last{END_STEPS}": failed_endings(episodes),
     }
 
 
