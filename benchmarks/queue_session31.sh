@@ -12,12 +12,17 @@
 #   mt10_on_seed TAG SEED RECIPE DATA [FLAGS...]   mt10_on with training seed SEED (bench_mt10.py --seed)
 #   bc_eq_on TAG REF DATA [FLAGS...]       the BC reference on DATA at runs/bench/REF's step count x 32 (REF's
 #                                          training seed), with any extra FLAGS, then the wider evaluation
+#   fresh TAG...                           session 20's fresh evaluation of each runs/bench/TAG: 20 more episodes per
+#                                          task from seed 30,000 (benchmarks/results/mt10_fresh/TAG)
+#   compare500 OUT LABELS TAG...           compare_evals.py over each TAG's 500 episodes (protocol + wide + fresh),
+#                                          paired with the first TAG: benchmarks/results/mt10/OUT.png
 #   PART [ARGS]                            any part of queue_session30.sh (and through it sessions 29, 28, 27, 26, 24)
 # The session ran, one job at a time: nas_eval 4 of session 29's seed-0 X-VLA and BC; mt10
 # xvla_fast_clean_dart_film_regression_grid4_ctx_carryw_i xvla_fast_grid_ctx_pegw_mt10 --data.task-weights
 # peg-insert-side-v3=3 push-v3=2 pick-place-v3=2; mt10_on ..._pegw_onpol_i and bc_eq_on
 # bc_tiny_clean_dart_onpol_eqsamples_i on the demos + session 26's two on-policy sets; compare300 of each;
-# grasp_probe onpol_i 20 pick-place-v3 of the on-policy pair (BENCHMARKS.md session 31)
+# grasp_probe onpol_i 20 pick-place-v3 of the on-policy pair; fresh and compare500 of that pair (BENCHMARKS.md
+# session 31)
 set -u
 source benchmarks/queue_lib.sh
 export STUDY=study31
@@ -50,6 +55,15 @@ elif [ "$part" = bc_eq_on ]; then
         --seed "$seed" --override=--data.batch-size=32 "${@/#/--override=}" \
         --note "BC reference on $data, ${steps} x 32 samples, training seed ${seed}${*:+: $*}"
     wide_eval "$tag"
+elif [ "$part" = fresh ]; then
+    for tag in "${@:2}"; do fresh_eval "$tag"; done
+elif [ "$part" = compare500 ]; then
+    out=$2 labels=$3
+    evals=()
+    for tag in "${@:4}"; do
+        evals+=("benchmarks/results/mt10/$tag+benchmarks/results/mt10_wide/$tag+benchmarks/results/mt10_fresh/$tag")
+    done
+    run $PY benchmarks/compare_evals.py "${evals[@]}" --labels "$labels" --out "benchmarks/results/mt10/$out.png"
 elif [ "$part" = after ]; then
     wait_for "$2"; bash "$0" "${@:3}"
 else
