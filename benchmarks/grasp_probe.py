@@ -34,6 +34,7 @@ import json
 import shlex
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -184,10 +185,10 @@ def failed_endings(episodes: list[dict], last: int = END_STEPS) -> dict:
         return {"failed": 0}
     a = np.concatenate([executed(ep, "action")[-last:, :2] for ep in failed])
     e = np.concatenate([executed(ep, "label")[-last:, :2] for ep in failed])
-    ends = [max(set(ep["phase"][-last:]), key=ep["phase"][-last:].count) for ep in failed]
+    ends = Counter(Counter(ep["phase"][-last:]).most_common(1)[0][0] for ep in failed)
     cos = _cosines(a, e)
     stalled = [int(((np.array(ep["phase"]) == "carry") & stall_steps(ep)).sum()) for ep in failed]
-    return {"failed": len(failed), "end_phase": {ph: ends.count(ph) for ph in sorted(set(ends))},
+    return {"failed": len(failed), "end_phase": dict(sorted(ends.items())),
             "stalled_carry_steps": round(float(np.mean(stalled)), 1),
             "policy_xy": round(float(np.linalg.norm(a, axis=1).mean()), 3),
             "expert_xy": round(float(np.linalg.norm(e, axis=1).mean()), 3),

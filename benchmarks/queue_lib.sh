@@ -4,7 +4,7 @@
 # before the queue finishes first), collect_mt10_data, collect_clean_data, collect_dart_data and
 # collect_heldout_data (datasets, skipped when present), wide_eval and steps_eval (session 15's wider evaluation and
 # Euler-step re-evaluation of a run), fresh_eval (session 20's fresh episodes) and extra_eval under both, steps_of TAG
-# (a run's trained steps, to train another at the same sample count).
+# and seed_of TAG (a run's trained steps and training seed, to train another at the same samples and seed).
 export MUJOCO_GL=egl
 PY=.venv/bin/python
 VF=.venv/bin/vlaforge
@@ -14,6 +14,9 @@ NOVIDEO=(--data.action-free-roots --data.action-free-weights)
 wait_for() { while kill -0 "$1" 2>/dev/null; do sleep 5; done; }
 steps_of() {  # TAG: the optimizer steps runs/bench/TAG trained for
     $PY -c "import json; print(json.load(open('runs/bench/$1/train_summary.json'))['steps'])"
+}
+seed_of() {  # TAG: the training seed of runs/bench/TAG (0 where the summary predates the field)
+    $PY -c "import json; print(json.load(open('runs/bench/$1/train_summary.json')).get('seed', 0))"
 }
 
 # the protocol's MT10 demos (session 3), skipped when present

@@ -29,6 +29,11 @@ export STUDY=study31
 Q30=benchmarks/queue_session30.sh
 DATA=data/mt10_64,data/mt10_64_dart
 part=${1:-}
+train_on() {  # TAG RECIPE DATA NOTE [bench_mt10.py flags...]: the protocol on the roots DATA, then the wider evaluation
+    local tag=$1 recipe=$2 data=$3 note=$4; shift 4
+    run $PY benchmarks/bench_mt10.py --recipe "$recipe" --tag "$tag" --data "$data" "$@" --note "$note"
+    wide_eval "$tag"
+}
 if [ "$part" = nas_eval ]; then
     tag=$2 recipe=$3 n=$4
     ln -sfn "$tag" "runs/bench/${tag}_nas$n"
@@ -39,22 +44,16 @@ if [ "$part" = nas_eval ]; then
     wide_eval "${tag}_nas$n" --n-action-steps "$n"
 elif [ "$part" = mt10_on ]; then
     tag=$2 recipe=$3 data=$4; shift 4
-    run $PY benchmarks/bench_mt10.py --recipe "$recipe" --tag "$tag" --data "$data" "${@/#/--override=}" \
-        --note "$recipe on $data${*:+: $*}"
-    wide_eval "$tag"
+    train_on "$tag" "$recipe" "$data" "$recipe on $data${*:+: $*}" "${@/#/--override=}"
 elif [ "$part" = mt10_on_seed ]; then
     tag=$2 seed=$3 recipe=$4 data=$5; shift 5
-    run $PY benchmarks/bench_mt10.py --recipe "$recipe" --tag "$tag" --data "$data" --seed "$seed" \
-        "${@/#/--override=}" --note "$recipe on $data, training seed ${seed}${*:+: $*}"
-    wide_eval "$tag"
+    train_on "$tag" "$recipe" "$data" "$recipe on $data, training seed ${seed}${*:+: $*}" --seed "$seed" \
+        "${@/#/--override=}"
 elif [ "$part" = bc_eq_on ]; then
-    tag=$2 ref=$3 data=$4; shift 4
-    steps=$(steps_of "$ref")
-    seed=$($PY -c "import json; print(json.load(open('runs/bench/$ref/train_summary.json')).get('seed', 0))")
-    run $PY benchmarks/bench_mt10.py --recipe bc_tiny_mt10 --tag "$tag" --data "$data" --steps "$steps" \
-        --seed "$seed" --override=--data.batch-size=32 "${@/#/--override=}" \
-        --note "BC reference on $data, ${steps} x 32 samples, training seed ${seed}${*:+: $*}"
-    wide_eval "$tag"
+    tag=$2 steps=$(steps_of "$3") seed=$(seed_of "$3") data=$4; shift 4
+    note="BC reference on $data, ${steps} x 32 samples, training seed ${seed}${*:+: $*}"
+    train_on "$tag" bc_tiny_mt10 "$data" "$note" --steps "$steps" --seed "$seed" --override=--data.batch-size=32 \
+        "${@/#/--override=}"
 elif [ "$part" = fresh ]; then
     for tag in "${@:2}"; do fresh_eval "$tag"; done
 elif [ "$part" = compare500 ]; then

@@ -133,10 +133,10 @@ def test_failed_endings_separate_a_stall_from_a_wrong_course_and_ignore_successe
     ends = gp.failed_endings([stall, done], last=4)
     assert ends == {"failed": 1, "end_phase": {"carry": 1}, "stalled_carry_steps": 8.0, "policy_xy": 0.05,
                     "expert_xy": 1.0, "gain_xy": 0.05, "cos_xy": 1.0}  # the right way, at a twentieth of the pace
-    assert gp.failed_endings([wrong], last=4)["stalled_carry_steps"] == 0.0  # moving, if the wrong way
+    ends = gp.failed_endings([wrong], last=4)
+    assert ends["stalled_carry_steps"] == 0.0  # moving, if the wrong way
     slow = _episode(["carry"] * 2, [0.0] * 2, [[0.1, 0, 0, 0]] * 2, [[0.3, 0, 0, 0]] * 2)
     assert gp.stall_steps(slow).sum() == 0  # the expert itself asks for little: no stall
-    ends = gp.failed_endings([wrong], last=4)
     assert ends["gain_xy"] == -0.4 and ends["cos_xy"] == -1.0 and ends["policy_xy"] == 0.4  # pinned on a wrong course
     assert gp.failed_endings([done]) == {"failed": 0}
     assert gp.summarise([stall, done])[f"failed_last{gp.END_STEPS}"]["failed"] == 1
