@@ -2,9 +2,10 @@
 # Gives PY and VF (the venv's python and vlaforge), log and run (timestamped job lines, one job at a
 # time), NOVIDEO (the flags for demos only: empty action-free tuples), wait_for PID (a job started
 # before the queue finishes first), collect_mt10_data, collect_clean_data, collect_dart_data and
-# collect_heldout_data (datasets, skipped when present), wide_eval and steps_eval (session 15's wider evaluation and
-# Euler-step re-evaluation of a run), fresh_eval (session 20's fresh episodes) and extra_eval under both, steps_of TAG
-# and seed_of TAG (a run's trained steps and training seed, to train another at the same samples and seed).
+# collect_heldout_data (datasets, skipped when present), collect_onpolicy (a checkpoint's rollouts labelled by the
+# expert), wide_eval and steps_eval (session 15's wider evaluation and Euler-step re-evaluation of a run), fresh_eval
+# (session 20's fresh episodes) and extra_eval under both, steps_of TAG and seed_of TAG (a run's trained steps and
+# training seed, to train another at the same samples and seed), compare_groups (training seeds side by side).
 export MUJOCO_GL=egl
 PY=.venv/bin/python
 VF=.venv/bin/vlaforge
@@ -40,6 +41,16 @@ collect_heldout_data() {
     [ -f data/mt10_64_dart_heldout/meta/info.json ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 3 \
         --image-size 64 --cameras corner2,gripperPOV --seed-start 5000 --out data/mt10_64_dart_heldout --workers 2 \
         --action-noise 0.3 --noise-hold 8
+}
+
+# on-policy states (sessions 26 and 32): runs/bench/TAG drives 20 episodes per MT10 task from seed START, 250 steps at
+# most, failures kept, the scripted expert labels every state it reaches: data/mt10_64_onpolicy_TAG, skipped when
+# present
+collect_onpolicy() {  # START TAG
+    local root="data/mt10_64_onpolicy_$2"
+    [ -f "$root/meta/info.json" ] || run $VF collect metaworld --tasks mt10 --episodes-per-task 20 --image-size 64 \
+        --cameras corner2,gripperPOV --seed-start "$1" --max-steps 250 --actor "runs/bench/$2/checkpoints/last" \
+        --out "$root" --workers 2
 }
 
 # the protocol's MT10 demos, held-out episodes (seeds 5000+) and MT40 action-free video
@@ -95,4 +106,22 @@ B3=bc_tiny_clean_dart_dagger1_flowdagger_seedsdagger_eqsamples
 sfx() { [ "$1" = 0 ] && echo "" || echo "_seed$1"; }
 instruction_of() {
     $PY -c "from vlaforge.sim.tasks import instruction, canonical_task as c; print(instruction(c('$1')))"
+}
+
+# compare_evals.py over training seeds: each GROUP is comma-separated tags, one recipe's training seeds (replicate i
+# paired with replicate i of the first GROUP), each tag's episodes in the result directories DIRS (space-separated,
+# e.g. "mt10 mt10_wide") pooled; LABELS comma-separated, one per GROUP: benchmarks/results/mt10/OUT.png
+compare_groups() {  # OUT LABELS DIRS GROUP...
+    local out=$1 labels=$2 dirs=$3 group tag dir
+    local evals=() reps pooled
+    for group in "${@:4}"; do
+        reps=()
+        for tag in ${group//,/ }; do
+            pooled=()
+            for dir in $dirs; do pooled+=("benchmarks/results/$dir/$tag"); done
+            reps+=("$(IFS=+; echo "${pooled[*]}")")
+        done
+        evals+=("$(IFS=@; echo "${reps[*]}")")
+    done
+    run $PY benchmarks/compare_evals.py "${evals[@]}" --labels "$labels" --out "benchmarks/results/mt10/$out.png"
 }

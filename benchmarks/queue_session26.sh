@@ -36,11 +36,7 @@ takeover() {  # FROM TAKER TASK OUT FLAGS...
         --out "benchmarks/results/takeover/session26_$out"
 }
 if [ "$part" = onpolicy_data ]; then
-    for tag in "${@:2}"; do
-        [ -f "$(onpolicy_root "$tag")/meta/info.json" ] || run $VF collect metaworld --tasks mt10 \
-            --episodes-per-task 20 --image-size 64 --cameras corner2,gripperPOV --seed-start 3000 --max-steps 250 \
-            --actor "runs/bench/$tag/checkpoints/last" --out "$(onpolicy_root "$tag")" --workers 2
-    done
+    for tag in "${@:2}"; do collect_onpolicy 3000 "$tag"; done
 elif [ "$part" = onpolicy_fit ]; then
     out=$2 x=$3 b=$4
     # "train" in the JSON is X's rollouts, "heldout" B's: neither checkpoint trained on either

@@ -27,10 +27,7 @@ if [ "$part" = grasp_probe ]; then
     run $PY benchmarks/grasp_probe.py "${runs[@]}" --tasks "$tasks" --episodes "$episodes" \
         --out "benchmarks/results/grasp_probe/session27_$out"
 elif [ "$part" = compare300 ]; then
-    out=$2 labels=$3
-    evals=()
-    for tag in "${@:4}"; do evals+=("benchmarks/results/mt10/$tag+benchmarks/results/mt10_wide/$tag"); done
-    run $PY benchmarks/compare_evals.py "${evals[@]}" --labels "$labels" --out "benchmarks/results/mt10/$out.png"
+    compare_groups "$2" "$3" "mt10 mt10_wide" "${@:4}"  # one tag per group
 elif [ "$part" = after ]; then
     wait_for "$2"; bash "$0" "${@:3}"
 else

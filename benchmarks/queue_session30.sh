@@ -28,14 +28,7 @@ if [ "$part" = bc_eq_seed ]; then
         --note "BC reference, clean + DART demos, ${steps} x 32 samples, training seed ${seed}${*:+: $*}"
     wide_eval "$tag"
 elif [ "$part" = compare_seeds ]; then
-    out=$2 labels=$3
-    evals=()
-    for group in "${@:4}"; do
-        reps=()
-        for tag in ${group//,/ }; do reps+=("benchmarks/results/mt10/$tag+benchmarks/results/mt10_wide/$tag"); done
-        evals+=("$(IFS=@; echo "${reps[*]}")")
-    done
-    run $PY benchmarks/compare_evals.py "${evals[@]}" --labels "$labels" --out "benchmarks/results/mt10/$out.png"
+    compare_groups "$2" "$3" "mt10 mt10_wide" "${@:4}"
 elif [ "$part" = after ]; then
     wait_for "$2"; bash "$0" "${@:3}"
 else

@@ -57,12 +57,7 @@ elif [ "$part" = bc_eq_on ]; then
 elif [ "$part" = fresh ]; then
     for tag in "${@:2}"; do fresh_eval "$tag"; done
 elif [ "$part" = compare500 ]; then
-    out=$2 labels=$3
-    evals=()
-    for tag in "${@:4}"; do
-        evals+=("benchmarks/results/mt10/$tag+benchmarks/results/mt10_wide/$tag+benchmarks/results/mt10_fresh/$tag")
-    done
-    run $PY benchmarks/compare_evals.py "${evals[@]}" --labels "$labels" --out "benchmarks/results/mt10/$out.png"
+    compare_groups "$2" "$3" "mt10 mt10_wide mt10_fresh" "${@:4}"  # one tag per group
 elif [ "$part" = after ]; then
     wait_for "$2"; bash "$0" "${@:3}"
 else

@@ -117,3 +117,18 @@ def test_grid_ctx_pegw_recipe_is_the_session_29_run():
     assert dataclasses.replace(pegw.data, task_weights=base.data.task_weights) == base.data
     assert pegw.policy == base.policy and pegw.optim == base.optim
     assert pegw.time_budget_minutes == base.time_budget_minutes
+
+
+def test_onpol2_recipe_is_the_session_32_run():
+    """``xvla_fast_grid_ctx_pegw_onpol2_mt10`` is session 32's measured run: ``xvla_fast_grid_ctx_pegw_mt10`` on the
+    demos plus the two on-policy rounds' four roots (``bench_mt10.py --data``); nothing else differs."""
+    import dataclasses
+
+    recipes = {r.name: r for r in list_recipes()}
+    base, onpol = recipes["xvla_fast_grid_ctx_pegw_mt10"](), recipes["xvla_fast_grid_ctx_pegw_onpol2_mt10"]()
+    rollouts = onpol.data.roots[len(base.data.roots):]
+    assert onpol.data.roots[:len(base.data.roots)] == base.data.roots and len(rollouts) == 4
+    assert all(root.startswith("data/mt10_64_onpolicy_") for root in rollouts)
+    assert dataclasses.replace(onpol.data, roots=base.data.roots) == base.data
+    assert onpol.policy == base.policy and onpol.optim == base.optim
+    assert onpol.time_budget_minutes == base.time_budget_minutes
