@@ -231,9 +231,10 @@ round 1 and of BC on the same data at its samples, seeds 4,000+, labelled by the
 
 @register_recipe("xvla_fast_grid_ctx_pegw_onpol2_mt10")
 def xvla_fast_grid_ctx_pegw_onpol2_mt10() -> TrainConfig:
-    """The best X-VLA on a CPU without bf16, above BC over two training seeds (BENCHMARKS.md session 32:
-    95.0 / 98.0% on the protocol with seeds 0 / 1; over both seeds 96.3% against BC's 94.2% over 1,000 paired
-    episodes, +2.1 +- 0.7, at the same data, samples and seeds; on the protocol's 100 alone level, 96.5 against 97.5%):
+    """The best X-VLA on a CPU without bf16, a point above BC over three training seeds (BENCHMARKS.md sessions
+    32-33: 95.0 / 98.0 / 98.0% on the protocol with seeds 0 / 1 / 2; over the three 96.2% against BC's 95.2% over
+    1,500 paired episodes, +1.0 +- 0.6, at the same data, samples and seeds; level with BC given the protocol's 45
+    minutes, +0.4 +- 1.0 over 500; on the protocol's 100 alone level, 97.0 against 97.7%):
     ``xvla_fast_grid_ctx_pegw_mt10`` on the clean and DART demos plus two rounds of on-policy states, each round the
     rollouts of one X-VLA and one BC checkpoint labelled by the expert (both recipes train on the same six roots).
     Why: the failed carries end past or beside the goal, states the demos never visit (session 31); one round lifts
