@@ -14,8 +14,9 @@
 #                                          training seed), with any extra FLAGS, then the wider evaluation
 #   fresh TAG...                           session 20's fresh evaluation of each runs/bench/TAG: 20 more episodes per
 #                                          task from seed 30,000 (benchmarks/results/mt10_fresh/TAG)
-#   compare500 OUT LABELS TAG...           compare_evals.py over each TAG's 500 episodes (protocol + wide + fresh),
-#                                          paired with the first TAG: benchmarks/results/mt10/OUT.png
+#   compare500 OUT LABELS GROUP...         compare_evals.py over each GROUP's 500 episodes (protocol + wide + fresh; a
+#                                          TAG, or training seeds' tags comma-joined), paired with the first GROUP:
+#                                          benchmarks/results/mt10/OUT.png
 #   PART [ARGS]                            any part of queue_session30.sh (and through it sessions 29, 28, 27, 26, 24)
 # The session ran, one job at a time: nas_eval 4 of session 29's seed-0 X-VLA and BC; mt10
 # xvla_fast_clean_dart_film_regression_grid4_ctx_carryw_i xvla_fast_grid_ctx_pegw_mt10 --data.task-weights
@@ -57,7 +58,7 @@ elif [ "$part" = bc_eq_on ]; then
 elif [ "$part" = fresh ]; then
     for tag in "${@:2}"; do fresh_eval "$tag"; done
 elif [ "$part" = compare500 ]; then
-    compare_groups "$2" "$3" "mt10 mt10_wide mt10_fresh" "${@:4}"  # one tag per group
+    compare_groups "$2" "$3" "mt10 mt10_wide mt10_fresh" "${@:4}"  # TAG, or tags of training seeds comma-joined
 elif [ "$part" = after ]; then
     wait_for "$2"; bash "$0" "${@:3}"
 else

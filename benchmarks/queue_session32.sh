@@ -5,8 +5,8 @@
 #   onpolicy_round START TAG...            roll out each runs/bench/TAG (20 episodes per MT10 task from seed START,
 #                                          250 steps at most, failures kept), every state it reaches labelled by the
 #                                          scripted expert (queue_lib's collect_onpolicy): data/mt10_64_onpolicy_TAG
-#   compare_seeds500 OUT LABELS GROUP...   session 30's compare_seeds over each tag's 500 episodes (protocol + wide +
-#                                          fresh): benchmarks/results/mt10/OUT.png
+#   compare_seeds500 OUT LABELS GROUP...   session 31's compare500 with GROUPs of training seeds (session 30's
+#                                          compare_seeds over 500 episodes each): benchmarks/results/mt10/OUT.png
 #   PART [ARGS]                            any part of queue_session31.sh (and through it sessions 30 to 24)
 # The session ran, one job at a time: onpolicy_round 4000 of session 31's two on-policy tags; mt10_on
 # xvla_fast_clean_dart_film_regression_grid4_ctx_pegw_onpol2_i xvla_fast_grid_ctx_pegw_mt10 on the demos and both
@@ -21,7 +21,7 @@ part=${1:-}
 if [ "$part" = onpolicy_round ]; then
     for tag in "${@:3}"; do collect_onpolicy "$2" "$tag"; done
 elif [ "$part" = compare_seeds500 ]; then
-    compare_groups "$2" "$3" "mt10 mt10_wide mt10_fresh" "${@:4}"
+    bash $Q31 compare500 "${@:2}"  # the same pairing: a GROUP of comma-separated tags pools training seeds
 elif [ "$part" = after ]; then
     wait_for "$2"; bash "$0" "${@:3}"
 else
